@@ -117,6 +117,9 @@ def cmd_install(args) -> int:
     path = args.path
     if (path / "package" / "manifest.json").is_file():  # a training run folder
         path = path / "package"
+    elif (path / "checkpoints").is_dir() and not (path / "manifest.json").is_file():
+        raise UsageError(f"{path} is a training run without an exported package.",
+                         f"Export it first: python -m clippo_desktop.training.export {path}")
     model = registry_for(args).install_package(path, args.name)
     print(f"Installed model {model.name!r} at {model.path}")
     return 0

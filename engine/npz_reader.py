@@ -106,8 +106,8 @@ def read_checkpoint(path: str | Path, *, image_size: int = 224) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"Checkpoint {path} does not exist.", "Check the path and try again.")
-    sha = _sha256(path)
     try:
+        sha = _sha256(path)
         with zipfile.ZipFile(path) as zf:
             members = _param_members(path, zf)
             shapes = _logical_shapes(members)
@@ -117,6 +117,8 @@ def read_checkpoint(path: str | Path, *, image_size: int = 224) -> Checkpoint:
     except zipfile.BadZipFile as exc:
         raise CheckpointError(f"{path} is not a readable .npz checkpoint ({exc}).",
                               "The file may be truncated or not an .npz at all; download it again.") from exc
+    except PermissionError as exc:
+        raise CheckpointError(f"Cannot read {path}: permission denied.", "Check the file's permissions.") from exc
     except (EOFError, zlib.error, OSError) as exc:
         raise CheckpointError(f"{path}: reading failed ({exc}).",
                               "The file is probably truncated or damaged; download it again.") from exc

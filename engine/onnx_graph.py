@@ -46,7 +46,8 @@ class _Graph:
         return f"{base}_{self._n}"
 
     def weight(self, name: str, array: np.ndarray, dtype=np.float32) -> str:
-        self.inits.append(numpy_helper.from_array(np.ascontiguousarray(array, dtype=dtype), name))
+        # np.array (not ascontiguousarray): keeps 0-d scalars 0-d, e.g. Gather indices.
+        self.inits.append(numpy_helper.from_array(np.array(array, dtype=dtype, order="C"), name))
         return name
 
     def ints(self, values) -> str:

@@ -29,8 +29,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-EXACT_THRESHOLD = 50_000   # at most this many vectors: exact search (bench/vectors.py)
-EF_SEARCH = 128            # recall@10 >= 0.95 on clustered data up to 1M (bench/vectors.py)
+EXACT_THRESHOLD = 25_000   # up to here exact p50 <= ~10 ms on 2 cores (bench/vectors.py)
+EF_SEARCH = 192            # recall@10 >= 0.98 at 100k on clustered data (bench/vectors.py)
 HNSW_M = 16
 EF_CONSTRUCTION = 200
 NUM_THREADS = 2

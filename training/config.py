@@ -52,6 +52,7 @@ class TrainConfig:
     grad_checkpointing: bool = False
     compile: bool = False
     num_workers: int = 2
+    torch_threads: int = 0  # 0: torch's default; 1 avoids OpenMP spinning on a busy small CPU
     prefetch_factor: int = 2
     seed: int = 0
     # data handling
@@ -114,5 +115,5 @@ def smoke(cfg: TrainConfig) -> TrainConfig:
     """A few CPU steps in seconds: tiny model unless --init was given, no workers, const lr."""
     init = cfg.init if cfg.init != TrainConfig.init else "mu/32"
     return cfg.replace(init=init, steps=min(cfg.steps, 8), batch_size=min(cfg.batch_size, 8),
-                       accum_steps=1, device="cpu", num_workers=0, warmup_steps=0, schedule="const",
+                       accum_steps=1, device="cpu", num_workers=0, warmup_steps=2, schedule="const",
                        lr=max(cfg.lr, 1e-3), log_every=1, ckpt_every=4, val_max=32, eval_every=0)

@@ -20,8 +20,9 @@ def contrastive_loss(z_a: torch.Tensor, z_b: torch.Tensor, t: torch.Tensor,
     """z_a, z_b: (b, E) normalised local rows; t: log-temperature (1,). Returns (loss, extras)."""
     if gather:
         z_a, z_b = all_gather_with_grad(z_a), all_gather_with_grad(z_b)  # (B, E) global
-    z_a, z_b = z_a.float(), z_b.float()
-    logits = z_a @ z_b.T * t.float().exp()  # (B, B)
+    dtype = torch.promote_types(z_a.dtype, torch.float32)  # bf16 -> f32; f64 stays f64
+    z_a, z_b = z_a.to(dtype), z_b.to(dtype)
+    logits = z_a @ z_b.T * t.to(dtype).exp()  # (B, B)
     labels = torch.arange(logits.shape[0], device=logits.device)  # (B,)
     a2b = F.cross_entropy(logits, labels, reduction="none")  # (B,) rows: a -> b
     b2a = F.cross_entropy(logits.T, labels, reduction="none")  # (B,) columns: b -> a

@@ -154,7 +154,8 @@ class BigVisionAdafactor(torch.optim.Optimizer):
                     row = st["v_row"] / st["v_row"].mean(dim=red, keepdim=True)
                     u = g * row.rsqrt().unsqueeze(d0) * st["v_col"].rsqrt().unsqueeze(d1)
                 m = group["momentum"]
-                u = (1 - m) * u + (m * st["mu"]).float()  # m*mu rounds in bf16, as jax does
+                # m*mu rounds in bf16, as jax does (.to: Optimizer.load_state_dict casts state to f32)
+                u = (1 - m) * u + (m * st["mu"].to(torch.bfloat16)).float()
                 st["mu"] = u.to(torch.bfloat16)
                 st["step"] += 1
                 u = u * group["lr"]

@@ -22,6 +22,7 @@ import argparse
 import json
 import logging
 import math
+import os
 import random
 import sys
 import time
@@ -102,11 +103,12 @@ class Run:
         self.state = ckpt.load_checkpoint(ckpt.latest_checkpoint(self.run_dir)) if resume and \
             ckpt.latest_checkpoint(self.run_dir) else None
         self.init = resolve_init(cfg.init)
-        if self.state is not None:  # the architecture travels with the checkpoint
+        self.preprocess = self.init.preprocess or cfg.preprocess
+        if self.state is not None:  # the architecture and preprocessing travel with the checkpoint
             from clippo_desktop.engine.architecture import ViTArch
 
             self.init.arch, self.init.params = ViTArch.from_dict(self.state["arch"]), None
-        self.preprocess = self.init.preprocess if self.init.params is not None else cfg.preprocess
+            self.preprocess = self.state["preprocess"]
         self.train_pairs, self.val_pairs, self.zero_shot = load_pairs(cfg)
         teacher_dim = next((len(p.teacher) for p in self.train_pairs if p.teacher), 0)
         self.tower = build_tower(self.init, cfg).to(dist_info.device)
@@ -153,10 +155,12 @@ class Run:
 
     def run_eval(self, when: str) -> dict:
         metrics = {}
-        if self.dist.is_main and (self.val_pairs or self.zero_shot):
-            metrics = evaluate(self.tower, self.val_pairs, self.eval_dataset, self.dist.device,
+        # Without a validation split (tiny data), report recall on training pairs, labelled so.
+        pairs, split = (self.val_pairs, "val") if self.val_pairs else (self.train_pairs[:self.cfg.val_max], "train")
+        if self.dist.is_main:
+            metrics = evaluate(self.tower, pairs, self.eval_dataset, self.dist.device,
                                zero_shot=self.zero_shot, templates=self.cfg.templates)
-            self.log({"event": "eval", "when": when, "step": self.step, **metrics})
+            self.log({"event": "eval", "when": when, "split": split, "step": self.step, **metrics})
         if self.dist.distributed:
             torch.distributed.barrier()
         return metrics
@@ -239,11 +243,15 @@ class Run:
 
 def train(cfg: TrainConfig, *, resume: bool = False, quiet: bool = False) -> dict:
     """Run training to cfg.steps (resuming if asked and possible). Returns the final metrics."""
+    threads = torch.get_num_threads()
+    if cfg.torch_threads > 0:
+        torch.set_num_threads(cfg.torch_threads)
     dist_info = init_distributed(cfg.device)
     try:
         return Run(cfg, dist_info, resume=resume, quiet=quiet).train()
     finally:
         cleanup()
+        torch.set_num_threads(threads)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -262,7 +270,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--optimizer", choices=["adamw", "adafactor"])
     p.add_argument("--num-workers", type=int)
     p.add_argument("--text-share", type=float)
-    p.add_argument("--export", action="store_true", help="export RUN/package when training ends")
+    p.add_argument("--no-export", dest="export", action="store_false",
+                   help="do not export RUN/package when training ends (exported by default)")
+    p.add_argument("--export", dest="export", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--data-dir", help="where installed models live (for --init NAME)")
     return p.parse_args(argv)
 
 
@@ -283,10 +294,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parse_args(argv)
+    if args.data_dir:  # engine.paths.resolve_data_dir reads it, here and in torchrun workers
+        os.environ["CLIPPO_DESKTOP_DATA"] = str(Path(args.data_dir).expanduser().resolve())
     try:
         cfg = config_from_args(args)
         result = train(cfg, resume=args.resume)
-        if args.export and int(__import__("os").environ.get("RANK", "0")) == 0:
+        if args.export and int(os.environ.get("RANK", "0")) == 0:
             from .export import export_run
 
             print(f"exported {export_run(Path(cfg.out))}")

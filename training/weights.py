@@ -26,7 +26,7 @@ class InitSpec:
     arch: ViTArch
     params: dict[str, np.ndarray] | None  # None: random init
     source: str
-    preprocess: str = "default"
+    preprocess: str | None = None  # None: not set by the source (the config decides)
     prompt_templates: list[str] = field(default_factory=list)
     license: str = ""
 
