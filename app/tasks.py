@@ -1,6 +1,6 @@
 """The one way off the UI thread.
 
-`TaskRunner.run(op, on_done, on_error=None, on_progress=None)` runs `op` on a worker thread of a
+`TaskRunner.run(op, on_done, on_error=None, on_progress=None, writer=False)` runs `op` on a worker thread of a
 QThreadPool. `op` receives a `TaskContext` (progress reporting and cancellation) and returns plain
 data; it must never touch widgets. Results, progress and errors come back on the UI thread through
 Qt signals. Errors show a dialog by default. Every part of the window that does I/O, decoding,
@@ -14,7 +14,7 @@ import threading
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,14 @@ class TaskRunner(QObject):
         self.writer.setMaxThreadCount(1)
         self.error_handler = error_handler
         self._live: set[TaskHandle] = set()
+        self.alive = True
+
+    def _guard(self, fn: Callable[[Any], None]) -> Callable[[Any], None]:
+        """Callbacks are dropped after shutdown(): their widgets may already be gone."""
+        def call(value: Any) -> None:
+            if self.alive:
+                fn(value)
+        return call
 
     def run(self, op: Callable[[TaskContext], Any], on_done: Callable[[Any], None] | None = None,
             on_error: Callable[[BaseException], None] | None = None,
@@ -101,13 +109,15 @@ class TaskRunner(QObject):
         ctx = TaskContext(signals)
         handle = TaskHandle(signals, ctx)
         if on_done:
-            signals.task_did_finish.connect(on_done)
-        signals.task_did_fail.connect(on_error or self._default_error)
+            signals.task_did_finish.connect(self._guard(on_done))
+        signals.task_did_fail.connect(self._guard(on_error or self._default_error))
         if on_progress:
-            signals.task_did_progress.connect(on_progress)
+            signals.task_did_progress.connect(self._guard(on_progress))
         self._live.add(handle)
-        signals.task_did_finish.connect(lambda _=None: self._live.discard(handle))
-        signals.task_did_fail.connect(lambda _=None: self._live.discard(handle))
+        # Forget the handle only after the emission is over: dropping the last reference to
+        # the signals object inside one of its own slots would delete it mid-emission.
+        signals.task_did_finish.connect(lambda _=None: QTimer.singleShot(0, lambda: self._live.discard(handle)))
+        signals.task_did_fail.connect(lambda _=None: QTimer.singleShot(0, lambda: self._live.discard(handle)))
         (self.writer if writer else self.pool).start(_Runnable(op, signals, ctx))
         return handle
 
@@ -116,6 +126,11 @@ class TaskRunner(QObject):
             self.error_handler(exc)
         else:
             log.error("background task failed: %s", exc)
+
+    def shutdown(self) -> None:
+        """Cancel everything and deliver no more results (the window is going away)."""
+        self.alive = False
+        self.cancel_all()
 
     def cancel_all(self) -> None:
         for handle in list(self._live):

@@ -8,6 +8,7 @@ run that could not complete (no model, library locked, catalog unusable) exits n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -99,18 +100,37 @@ def run_top_level(args) -> int:
                     update(p.done + p.failed, p.total,
                            info=f"{p.rate:.1f} photos/s, {p.failed} failed{eta}")
 
-            try:
+            with _first_interrupt_cancels(cancel):
                 summary = lib.index([r.path for r in roots], progress=progress, cancel=cancel)
-            except KeyboardInterrupt:
-                cancel.set()
-                raise
         if args.json:
             _print_json(summary_json(summary))
         else:
             _print_summary(summary)
+        if summary.cancelled:
+            return 130
         if args.watch:
             _watch(lib, args.json)
     return 0
+
+
+@contextlib.contextmanager
+def _first_interrupt_cancels(cancel: threading.Event):
+    """Ctrl-C once: finish the current batch, save, and stop. Twice: stop at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum, frame) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        print("\nstopping after the current batch (Ctrl-C again to stop now)", file=sys.stderr)
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _watch(lib, as_json: bool) -> None:

@@ -18,9 +18,6 @@ from pathlib import Path
 from .errors import LibraryLockedError, UsageError
 from .paths import resolve_data_dir
 
-CATALOG_FILE = "catalog.db"
-VECTORS_DIR = "vectors"
-
 
 def register(sub) -> None:
     p = sub.add_parser("search", help="search the library with words, example photos or both",
@@ -72,28 +69,35 @@ class LibraryView:
     model: object
     catalog: object | None
     index: object | None
+    library: object | None = None
+
+    def close(self) -> None:
+        if self.library is not None:
+            self.library.close()
 
 
 def open_view(args, *, need_catalog: bool = True) -> LibraryView:
     """Model, catalog and vector index of the data dir, read-only (no writer lock)."""
-    from .catalog import Catalog
+    from .library import CATALOG_FILE, Library
     from .models import ModelRegistry
 
     data_dir = resolve_data_dir(args.data_dir)
-    registry = ModelRegistry(data_dir)
-    model = registry.get(args.model) if getattr(args, "model", None) else registry.default()
-    db = data_dir / CATALOG_FILE
-    if not db.is_file():
-        if need_catalog:
-            raise UsageError(f"There is no library in {data_dir} yet.",
-                             "Index your photos first: clippo-desktop --index ~/Pictures")
-        return LibraryView(data_dir, model, None, None)
-    catalog = Catalog.open(db)
-    return LibraryView(data_dir, model, catalog, open_index(catalog, model, data_dir)
-                       if need_catalog else None)
+    name = getattr(args, "model", None)
+    if not need_catalog and not (data_dir / CATALOG_FILE).is_file():
+        registry = ModelRegistry(data_dir)
+        return LibraryView(data_dir, registry.get(name) if name else registry.default(), None, None)
+    lib = Library.open(data_dir, model=name, writer=False)
+    try:
+        index = lib.vectors if need_catalog else None
+        return LibraryView(data_dir, lib.model, lib.catalog, index, lib)
+    except BaseException:
+        lib.close()
+        raise
 
 
 def open_index(catalog, model, data_dir: Path):
+    """The model's vector index where engine.library keeps it (for tests and benchmarks)."""
+    from .library import vector_dir
     from .vectors import VectorIndex
 
     model_id = model.model_id()
@@ -101,7 +105,7 @@ def open_index(catalog, model, data_dir: Path):
     if row is None:
         raise UsageError(f"The library has no photos indexed with model {model.name!r}.",
                          f"Index them: clippo-desktop --index DIR --model {model.name}")
-    return VectorIndex.open(data_dir / VECTORS_DIR / model.name, catalog.index_generation(row),
+    return VectorIndex.open(vector_dir(data_dir, model_id), catalog.index_generation(row),
                             lambda: catalog.load_all_vectors(row))
 
 
@@ -128,15 +132,13 @@ def _write_paths(paths) -> None:
 # ---- commands --------------------------------------------------------------------------------
 
 def cmd_search(args) -> int:
-    from .search import Searcher
-
     view = open_view(args)
     try:
-        results = Searcher(view.catalog, view.index, view.model).search(
+        results = view.library.searcher().search(
             args.query, top=args.top, offset=args.offset, folder=args.folder, after=args.after,
             before=args.before, formats=args.formats, min_score=args.min_score, sort=args.sort)
     finally:
-        view.catalog.close()
+        view.close()
     if args.json:
         _print_json({"query": results.query, "model": results.model, "total": results.total,
                      "offset": results.offset,
@@ -196,8 +198,7 @@ def cmd_tag(args) -> int:
             warning = _store(view, results, tagger.model_id)
         roots = [r.path for r in view.catalog.list_roots()] if view.catalog is not None else []
     finally:
-        if view.catalog is not None:
-            view.catalog.close()
+        view.close()
     sidecars: dict[str, str] = {}
     for r in results:
         if args.write_xmp and r.error is None:
@@ -229,7 +230,7 @@ def cmd_duplicates(args) -> int:
     try:
         report = find_duplicates(view.catalog, view.index, view.model.model_id(), threshold=threshold)
     finally:
-        view.catalog.close()
+        view.close()
     if args.json:
         _print_json({"model": view.model.name, "threshold": report.threshold,
                      "exact": [{"content_hash": g.content_hash,

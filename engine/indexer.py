@@ -214,12 +214,18 @@ class Indexer:
                 plan.missing[path] = state
 
     def _match_moves(self, plan: _Plan) -> None:
-        """Hash new files; a hash equal to a missing path's is a move: re-point that row."""
+        """Hash new files; a hash equal to a missing path's is a move: re-point that row.
+
+        With nothing missing there is nothing to match, and hashing (two 64 KiB reads per
+        file) moves to the decode threads of the pipeline, overlapped with encoding.
+        """
+        if not plan.missing:
+            return
         by_hash: dict[str, list[str]] = {}
         for path, state in sorted(plan.missing.items()):
             if state.content_hash:
                 by_hash.setdefault(state.content_hash, []).append(path)
-        still_new, hashes = [], {}
+        still_new = []
         for root_id, f in plan.new:
             try:
                 digest = content_hash(f.path)
@@ -234,10 +240,9 @@ class Indexer:
                                         mtime_ns=f.mtime_ns)
                 self.summary.moved += 1                # keeps its embedding: not re-encoded
             else:
-                hashes[f.path] = digest
+                self._hashes[f.path] = digest
                 still_new.append((root_id, f))
         plan.new = still_new
-        self._hashes = hashes
 
     # ---- writing the plan ---------------------------------------------------------------------
 
@@ -249,20 +254,21 @@ class Indexer:
             if self.vectors is not None:
                 self.vectors.remove(ids)
             self.summary.removed += len(ids)
+        for _, f in plan.changed:       # hash now: the stored hash is the old content's
+            try:
+                self._hashes[f.path] = content_hash(f.path)
+            except OSError:
+                pass                       # decoding will report it
         by_root: dict[int, list[PhotoInfo]] = {}
         for root_id, f in plan.new + plan.changed:
-            digest = self._hashes.get(f.path)
-            if digest is None:
-                try:
-                    digest = content_hash(f.path)
-                except OSError as exc:
-                    self.summary.failed.append((f.path, _vanished(exc)))
-                    continue
-            by_root.setdefault(root_id, []).append(PhotoInfo(f.path, f.size, f.mtime_ns, digest))
-        queued: dict[int, str] = {}
+            by_root.setdefault(root_id, []).append(
+                PhotoInfo(f.path, f.size, f.mtime_ns, self._hashes.get(f.path)))
+        queued: dict[int, WorkItem] = {}
         for root_id, infos in by_root.items():
             ids = self.catalog.upsert_photos(root_id, infos)
-            queued.update(zip(ids, (i.path for i in infos)))
+            for photo_id, info in zip(ids, infos):
+                hash_for = None if info.content_hash else (root_id, info.size, info.mtime_ns)
+                queued[photo_id] = WorkItem(photo_id, info.path, hash_for)
         for root_id, f in plan.problems:
             self.catalog.upsert_photos(root_id, [PhotoInfo(f.path, f.size, f.mtime_ns)])
             self.catalog.mark_failed(f.path, f.problem)
@@ -272,9 +278,10 @@ class Indexer:
                 if rec.id in queued:
                     continue
                 if prefixes is None or any(_under(rec.path, p) for p in prefixes):
-                    queued[rec.id] = rec.path
+                    hash_for = None if rec.content_hash else (root_id, rec.size, rec.mtime_ns)
+                    queued[rec.id] = WorkItem(rec.id, rec.path, hash_for)
                     work.resumed.add(rec.id)
-        work.items = [WorkItem(i, p) for i, p in sorted(queued.items(), key=lambda kv: kv[1])]
+        work.items = sorted(queued.values(), key=lambda w: w.path)
         return work
 
 

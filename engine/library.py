@@ -105,6 +105,8 @@ class Library:
         self._rebuild_progress = rebuild_progress
         self._write_lock = threading.RLock()
         self._state_lock = threading.RLock()
+        self._query_cache = None
+        self._tagger = None
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike | None = None, *, model: str | None = None,
@@ -190,6 +192,25 @@ class Library:
         """Forget the loaded vector index; the next `.vectors` reopens it (readers use this)."""
         with self._state_lock:
             self._vectors = None
+
+    def searcher(self):
+        """A Searcher over the current vectors; its query cache lives as long as the library."""
+        from .query_cache import QueryCache
+        from .search import Searcher
+
+        with self._state_lock:
+            if self._query_cache is None:
+                self._query_cache = QueryCache()
+            return Searcher(self.catalog, self.vectors, self.model, cache=self._query_cache)
+
+    def tagger(self):
+        """The zero-shot Tagger for the model, with label embeddings cached under the data dir."""
+        from .tagging import Tagger
+
+        with self._state_lock:
+            if self._tagger is None or self._tagger.model is not self.model:
+                self._tagger = Tagger(self.model, cache_dir=self.data_dir / "cache" / "labels")
+            return self._tagger
 
     def photos(self, ids: Sequence[int]) -> list[PhotoRecord]:
         return self.catalog.get_photos(list(ids))

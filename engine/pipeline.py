@@ -29,7 +29,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .catalog import Catalog, PhotoMeta
+from .catalog import Catalog, PhotoInfo, PhotoMeta, content_hash
 from .errors import ImageDecodeError
 from .imageio import DecodedPhoto, read_photo
 
@@ -40,6 +40,7 @@ KILL_ENV = "CLIPPO_TEST_KILL_AT"
 class WorkItem:
     photo_id: int
     path: str
+    hash_for: tuple[int, int, int] | None = None   # (root id, size, mtime_ns): hash it here
 
 
 @dataclass
@@ -61,8 +62,18 @@ class PipelineSettings:
 
 
 def _decode(item: WorkItem, mode: str, size: int, max_pixels: int | None
-            ) -> DecodedPhoto | str:
-    """A DecodedPhoto, or the reason it could not be read. Never raises."""
+            ) -> tuple[DecodedPhoto | str, str | None]:
+    """(DecodedPhoto or the reason it could not be read, content hash if asked). Never raises."""
+    digest = None
+    try:
+        if item.hash_for is not None:      # on the decode threads: off the critical path
+            digest = content_hash(item.path)
+    except OSError:
+        digest = None                      # read_photo below says what is wrong
+    return _read(item, mode, size, max_pixels), digest
+
+
+def _read(item: WorkItem, mode: str, size: int, max_pixels: int | None) -> DecodedPhoto | str:
     try:
         kw = {} if max_pixels is None else {"max_pixels": max_pixels}
         return read_photo(item.path, mode=mode, size=size, **kw)
@@ -110,6 +121,17 @@ def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _store_hashes(catalog: Catalog, results) -> None:
+    """Record content hashes computed on the decode threads (same size/mtime: status kept)."""
+    by_root: dict[int, list[PhotoInfo]] = {}
+    for it, (_, digest) in results:
+        if it.hash_for is not None and digest is not None:
+            root_id, size, mtime_ns = it.hash_for
+            by_root.setdefault(root_id, []).append(PhotoInfo(it.path, size, mtime_ns, digest))
+    for root_id, infos in by_root.items():
+        catalog.upsert_photos(root_id, infos)
+
+
 def run_pipeline(items: Sequence[WorkItem], *, catalog: Catalog, model_row_id: int, encoder,
                  vectors, preprocess: str, image_size: int,
                  settings: PipelineSettings | None = None,
@@ -145,7 +167,9 @@ def run_pipeline(items: Sequence[WorkItem], *, catalog: Catalog, model_row_id: i
             batch = pending.popleft()
             fill()
             number += 1
-            decoded = [(it, f.result()) for it, f in batch]
+            results = [(it, f.result()) for it, f in batch]
+            _store_hashes(catalog, results)
+            decoded = [(it, d) for it, (d, _) in results]
             hook.at("decoded", number)
             good = [(it, d) for it, d in decoded if isinstance(d, DecodedPhoto)]
             bad = [(it.path, d) for it, d in decoded if isinstance(d, str)]

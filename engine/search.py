@@ -25,7 +25,7 @@ import os
 import threading
 import time as _time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Iterable, Sequence
 
@@ -151,31 +151,28 @@ def filter_photo_ids(catalog, filters: Filters) -> set[int]:
         return set(s.scalars(query))
 
 
-def content_hashes(catalog, ids: Sequence[int]) -> dict[int, str | None]:
-    out: dict[int, str | None] = {}
-    with catalog._read() as s:       # noqa: SLF001
+_ROW_COLUMNS = (Photo.id, Photo.content_hash, Photo.path, Photo.taken_at, Photo.format,
+                Photo.width, Photo.height)
+
+
+def photo_rows(catalog, ids: Sequence[int]) -> dict[int, tuple]:
+    """id -> (id, content_hash, path, taken_at, format, width, height), one query per 500."""
+    out: dict[int, tuple] = {}
+    with catalog._read() as s:       # noqa: SLF001 - read-only query the Catalog has no method for
         for i in range(0, len(ids), 500):
             part = [int(x) for x in ids[i: i + 500]]
-            out.update((pid, h) for pid, h in
-                       s.execute(select(Photo.id, Photo.content_hash).where(Photo.id.in_(part))))
+            out.update((r[0], tuple(r)) for r in
+                       s.execute(select(*_ROW_COLUMNS).where(Photo.id.in_(part))))
     return out
 
 
-def copies_per_hash(catalog, hashes: Sequence[str]) -> dict[str, int]:
-    if not hashes:
-        return {}
-    query = (select(Photo.content_hash, func.count()).where(Photo.content_hash.in_(list(hashes)),
-                                                            Photo.status == "indexed")
-             .group_by(Photo.content_hash))
+def duplicated_hashes(catalog) -> dict[str, int]:
+    """content hash -> number of indexed photos, for hashes held by two or more."""
+    query = (select(Photo.content_hash, func.count()).where(Photo.status == "indexed",
+                                                            Photo.content_hash.is_not(None))
+             .group_by(Photo.content_hash).having(func.count() > 1))
     with catalog._read() as s:       # noqa: SLF001
         return {h: n for h, n in s.execute(query)}
-
-
-@dataclass
-class _Candidates:
-    ids: list[int] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    hashes: list[str | None] = field(default_factory=list)
 
 
 class Searcher:
@@ -294,8 +291,7 @@ class Searcher:
         allowed = self._allowed(filters)
         total = len(self.index) if allowed is None else len(allowed)
         need = offset + top if sort == "relevance" else max(self.date_pool, offset + top)
-        cand = self._collect(q, need, allowed, total, min_score)
-        picked = list(zip(cand.ids, cand.scores, cand.hashes))
+        picked = self._collect(q, need, allowed, total, min_score)
         if sort == "relevance":
             picked = picked[offset: offset + top]
         hits = self._hits(picked)
@@ -307,44 +303,44 @@ class Searcher:
                              _time.perf_counter() - started)
 
     def _collect(self, q: np.ndarray, need: int, allowed: set[int] | None, total: int,
-                 min_score: float | None) -> _Candidates:
-        """The best `need` photos, exact duplicates collapsed, best first."""
-        cand = _Candidates()
+                 min_score: float | None) -> list[tuple[float, tuple]]:
+        """The best `need` (score, row) pairs, exact duplicates collapsed, best first."""
         if need <= 0 or total == 0:
-            return cand
+            return []
         k = min(total, max(2 * need, need + 32))
         while True:
             ids, scores = self.index.search(q, k, filter_ids=allowed)  # (k,), (k,)
             ids, scores = ids.tolist(), scores.tolist()
-            hashes = content_hashes(self.catalog, ids)
-            cand, seen = _Candidates(), set()
+            rows = photo_rows(self.catalog, ids)
+            out, seen = [], set()
             for pid, score in zip(ids, scores):
                 if min_score is not None and score < min_score:
                     break
-                if pid not in hashes:       # removed from the catalog since the index was built
+                row = rows.get(pid)
+                if row is None:     # removed from the catalog since the index was built
                     continue
-                h = hashes[pid]
-                if h is not None and h in seen:
+                if row[1] is not None and row[1] in seen:
                     continue
-                seen.add(h)
-                cand.ids.append(pid)
-                cand.scores.append(float(score))
-                cand.hashes.append(h)
-                if len(cand.ids) >= need:
-                    return cand
+                seen.add(row[1])
+                out.append((float(score), row))
+                if len(out) >= need:
+                    return out
             cut = min_score is not None and scores and scores[-1] < min_score
             if k >= total or len(ids) < k or cut:
-                return cand
+                return out
             k = min(total, 2 * k)
 
-    def _hits(self, picked: list[tuple[int, float, str | None]]) -> list[SearchHit]:
-        records = {r.id: r for r in self.catalog.get_photos([p for p, _, _ in picked])}
-        copies = copies_per_hash(self.catalog, sorted({h for _, _, h in picked if h}))
-        hits = []
-        for pid, score, h in picked:
-            r = records.get(pid)
-            if r is None:
-                continue
-            hits.append(SearchHit(pid, r.path, score, r.taken_at, r.format, r.width, r.height,
-                                  max(copies.get(h, 1) - 1, 0) if h else 0))
-        return hits
+    def _duplicate_counts(self) -> dict[str, int]:
+        key = ("dups", getattr(self.index, "generation", 0), len(self.index))
+        with self._lock:
+            if key in self._filter_cache:
+                return self._filter_cache[key]
+        counts = duplicated_hashes(self.catalog)
+        with self._lock:
+            self._filter_cache[key] = counts
+        return counts
+
+    def _hits(self, picked: list[tuple[float, tuple]]) -> list[SearchHit]:
+        copies = self._duplicate_counts()
+        return [SearchHit(pid, path, score, taken, fmt, w, h, copies.get(chash, 1) - 1)
+                for score, (pid, chash, path, taken, fmt, w, h) in picked]

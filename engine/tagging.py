@@ -131,9 +131,11 @@ class Tagger:
         """Top labels (best first) for photo embeddings (N, E)."""
         if top < 1:
             raise UsageError("--top must be at least 1.")
+        if not len(paths):
+            return []
         clf = self.classifier(vocab, progress)
-        emb = np.asarray(embeddings, np.float32).reshape(len(paths), -1)   # (N, E)
-        scores = clf.scores(emb) if len(emb) else np.zeros((0, len(vocab)), np.float32)  # (N, C)
+        emb = np.asarray(embeddings, np.float32).reshape(len(paths), self.model.dim)  # (N, E)
+        scores = clf.scores(emb)                                            # (N, C)
         ids = list(photo_ids) if photo_ids is not None else [None] * len(paths)
         out = []
         for path, pid, row in zip(paths, ids, scores):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
 import threading
-import time
 from pathlib import Path
 
 import numpy as np

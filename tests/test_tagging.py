@@ -8,7 +8,6 @@ import shutil
 import numpy as np
 import pytest
 
-from clippo_desktop.engine.catalog import Catalog
 from clippo_desktop.engine.cli import main
 from clippo_desktop.engine.errors import UsageError
 from clippo_desktop.engine.tagging import Tagger, store_machine_tags

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from clippo_desktop.engine import vectors
 from clippo_desktop.engine.catalog import Catalog, PhotoInfo
 from clippo_desktop.engine.vectors import SIDECAR, VectorIndex
 
@@ -122,6 +123,8 @@ def test_damaged_index_files_are_rebuilt_not_fatal(tmp_path, damage):
 
 def test_index_that_disagrees_with_the_catalog_ids_is_rebuilt(tmp_path):
     ids, x, _ = saved(tmp_path, gen=3)
+    for snapshot in [*tmp_path.glob("vectors-*.f32")]:
+        snapshot.unlink()                         # so the matrix comes from the catalog
     other_ids = ids.copy()
     other_ids[0] = 1                              # same count, different photo
     index = VectorIndex.open(tmp_path, 3, lambda: (other_ids, x), exact_threshold=500)
@@ -169,3 +172,140 @@ def test_index_opens_from_a_real_catalog_and_follows_its_generation(tmp_path):
         cat.delete_photos(ids[:1])                       # catalog changed, index not saved
         again = opened()
         assert again.rebuilt and ids[0] not in again.ids()
+
+
+# ---- opening from the saved matrix snapshot -----------------------------------------------------
+
+def never_called():
+    raise AssertionError("the catalog was read although the snapshot matched")
+
+
+def test_open_with_a_matching_snapshot_never_reads_the_catalog(tmp_path):
+    ids, x, index = saved(tmp_path, gen=3)
+    before = index.search(x[:5], k=10)[0]
+    reopened = VectorIndex.open(tmp_path, 3, never_called, exact_threshold=500)
+    assert reopened.from_snapshot and not reopened.rebuilt and len(reopened) == 2000
+    assert not reopened._vecs.flags.writeable               # mapped, not copied
+    np.testing.assert_array_equal(reopened.search(x[:5], k=10)[0], before)
+    assert sorted(reopened.ids().tolist()) == ids.tolist()
+
+
+@pytest.mark.parametrize("damage", ["generation", "truncate_vectors", "truncate_ids", "no_matrix"])
+def test_a_stale_or_truncated_snapshot_falls_back_to_the_catalog(tmp_path, damage):
+    ids, x, _ = saved(tmp_path, gen=3)
+    gen = 4 if damage == "generation" else 3
+    if damage.startswith("truncate"):
+        path = next(tmp_path.glob("vectors-*.f32" if damage == "truncate_vectors" else "ids-*.npy"))
+        path.write_bytes(path.read_bytes()[:-100])
+    elif damage == "no_matrix":                   # a sidecar written before snapshots existed
+        meta = json.loads((tmp_path / SIDECAR).read_text())
+        del meta["matrix"]
+        meta["format"] = 1
+        (tmp_path / SIDECAR).write_text(json.dumps(meta))
+    calls = []
+    index = VectorIndex.open(tmp_path, gen, lambda: calls.append(1) or (ids, x), exact_threshold=500)
+    assert calls == [1] and not index.from_snapshot
+    assert index.rebuilt == (damage == "generation")          # the graph itself was fine
+    assert index.search(x[11], k=1)[0].tolist() == [ids[11]]
+    again = VectorIndex.open(tmp_path, gen, never_called, exact_threshold=500)  # snapshot rewritten
+    assert again.from_snapshot and not again.rebuilt
+    assert again.search(x[12], k=1)[0].tolist() == [ids[12]]
+
+
+def test_a_corrupted_graph_gives_exact_results_at_once_and_hnsw_after_the_background_rebuild(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(vectors, "GRAPH_LOAD_DELAY_S", 60.0)
+    ids, x, _ = saved(tmp_path, n=3000, gen=3)
+    graph = next(tmp_path.glob("hnsw-*.bin"))
+    raw = bytearray(graph.read_bytes())
+    raw[len(raw) // 2: len(raw) // 2 + 64] = b"\x00" * 64
+    graph.write_bytes(bytes(raw))
+    calls = []
+    index = VectorIndex.open(tmp_path, 3, never_called, progress=lambda d, t: calls.append((d, t)),
+                             exact_threshold=500, background=True)
+    queries = clustered(20, seed=4)
+    found, _ = index.search(queries, k=10)              # answered before any graph is ready
+    assert not index.uses_hnsw
+    assert all(f.tolist() == brute_force(x, ids, q, 10).tolist() for f, q in zip(found, queries))
+    assert index.wait_ready(timeout=120)
+    assert index.rebuilt and index.uses_hnsw and calls[-1] == (3000, 3000)
+    found, _ = index.search(queries, k=10)
+    recall = np.mean([len(set(f) & set(brute_force(x, ids, q, 10))) / 10 for f, q in zip(found, queries)])
+    assert recall >= 0.95
+    assert not VectorIndex.open(tmp_path, 3, never_called, exact_threshold=500).rebuilt   # saved
+
+
+def test_results_before_and_after_the_graph_is_ready_agree_on_the_top_10(tmp_path, monkeypatch):
+    monkeypatch.setattr(vectors, "GRAPH_LOAD_DELAY_S", 60.0)
+    ids, x, _ = saved(tmp_path, n=3000, gen=3)
+    index = VectorIndex.open(tmp_path, 3, never_called, exact_threshold=500, background=True)
+    queries = clustered(30, seed=8)
+    exact, _ = index.search(queries, k=10)
+    assert not index.uses_hnsw
+    assert index.wait_ready(timeout=60) and index.uses_hnsw and not index.rebuilt
+    approx, _ = index.search(queries, k=10)
+    overlap = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx, exact)])
+    assert overlap >= 0.95
+
+
+def test_changes_made_while_the_graph_loads_reach_the_graph(tmp_path, monkeypatch):
+    monkeypatch.setattr(vectors, "GRAPH_LOAD_DELAY_S", 60.0)
+    ids, x, _ = saved(tmp_path, n=3000, gen=3)
+    index = VectorIndex.open(tmp_path, 3, never_called, exact_threshold=500, background=True)
+    new = clustered(20, seed=21)
+    index.remove(ids[:50])                               # gone: must not come back from the graph
+    index.add(ids[60:70], new[:10])                      # replaced vectors
+    index.add(np.arange(9000, 9010), new[10:])           # new photos
+    assert not index.uses_hnsw
+    assert index.wait_ready(timeout=60) and index.uses_hnsw and not index.rebuilt
+    for i, v in zip([*ids[60:70], *range(9000, 9010)], new):
+        assert index.search(v, k=1)[0].tolist() == [i]
+    found, _ = index.search(x[:50], k=10)
+    assert not set(found.ravel().tolist()) & set(ids[:50].tolist())
+    assert len(index) == 3000 - 50 + 10
+
+
+def test_add_and_remove_after_a_mapped_open_copy_on_write_and_save_a_new_generation(tmp_path):
+    ids, x, _ = saved(tmp_path, n=1200, gen=3)
+    snapshot = next(tmp_path.glob("vectors-*.f32")).read_bytes()
+    index = VectorIndex.open(tmp_path, 3, never_called, exact_threshold=500)
+    index.remove(ids[:100])
+    extra = clustered(5, seed=33)
+    index.add(np.arange(7000, 7005), extra)
+    assert index._vecs.flags.writeable and len(index) == 1105
+    assert next(tmp_path.glob("vectors-*.f32")).read_bytes() == snapshot   # file untouched
+    index.save(4)
+    assert sorted(p.name for p in tmp_path.glob("*-*.*")) == ["hnsw-4.bin", "ids-4.npy",
+                                                                "vectors-4.f32"]
+    reopened = VectorIndex.open(tmp_path, 4, never_called, exact_threshold=500)
+    assert reopened.from_snapshot and not reopened.rebuilt and len(reopened) == 1105
+    assert set(reopened.ids().tolist()) == set(ids[100:].tolist()) | set(range(7000, 7005))
+    assert reopened.search(extra[2], k=1)[0].tolist() == [7002]
+    assert reopened.search(x[500], k=1)[0].tolist() == [ids[500]]
+
+
+@pytest.mark.parametrize("damaged", ["vectors-*.f32", "ids-*.npy"])
+def test_a_damaged_matrix_snapshot_is_replaced_from_the_catalog(tmp_path, damaged):
+    ids, x, _ = saved(tmp_path, n=1200, gen=3)
+    path = next(tmp_path.glob(damaged))
+    raw = bytearray(path.read_bytes())
+    raw[4096: 4096 + 512] = b"\x7f" * 512                 # same size, different bytes
+    path.write_bytes(bytes(raw))
+    calls = []
+    index = VectorIndex.open(tmp_path, 3, lambda: calls.append(1) or (ids, x), exact_threshold=500)
+    assert calls == [1] and index.rebuilt and index.uses_hnsw
+    for row in (0, 22, 500, 700):                       # 22, 500: in the damaged bytes
+        assert index.search(x[row], k=1)[0].tolist() == [ids[row]]
+
+
+def test_a_library_that_grows_past_the_threshold_builds_its_graph_in_the_background(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(vectors, "BACKGROUND_MIN", 1000)
+    x = clustered(1500, seed=2)
+    index = VectorIndex(tmp_path, D, exact_threshold=500)
+    index.add(range(400), x[:400])
+    index.add(range(400, 1500), x[400:])                # crosses the threshold: a graph job
+    index.add([5], x[6:7])                              # a change while the graph is built
+    assert set(index.search(x[6], k=2)[0].tolist()) == {5, 6}
+    assert index.wait_ready(timeout=60) and index.uses_hnsw and not index.rebuilt
+    assert set(index.search(x[6], k=2)[0].tolist()) == {5, 6}
