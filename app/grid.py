@@ -99,7 +99,7 @@ class ResultsModel(QAbstractListModel):
         self.hits: list[SearchHit] = []
         self._scores = np.zeros(0, np.float32)       # (N,)
         self._visible = np.zeros(0, np.int64)        # (V,) rows of self.hits shown
-        self._rows: dict[str, list[int]] = {}
+        self._where: dict[str, list[int]] = {}         # path -> indexes into self.hits
         self.min_score: float | None = None
         self.has_more = False
         loader.thumbnail_did_load.connect(self._thumbnail_loaded)
@@ -108,17 +108,27 @@ class ResultsModel(QAbstractListModel):
 
     def set_hits(self, hits: Sequence[SearchHit], has_more: bool = False) -> None:
         self.beginResetModel()
-        self.hits = list(hits)
+        self.hits, self._scores, self._where = [], np.zeros(0, np.float32), {}
+        self._add(hits)
         self.has_more = has_more
         self._refilter()
         self.endResetModel()
 
     def append_hits(self, hits: Sequence[SearchHit], has_more: bool) -> None:
         self.beginResetModel()        # a reset keeps it simple; the view keeps its scroll position
-        self.hits.extend(hits)
+        self._add(hits)
         self.has_more = has_more
         self._refilter()
         self.endResetModel()
+
+    def _add(self, hits: Sequence[SearchHit]) -> None:
+        """Per-hit Python work only for the new page, so appending stays O(page)."""
+        base = len(self.hits)
+        self.hits.extend(hits)
+        self._scores = np.concatenate([self._scores, np.fromiter((h.score for h in hits),
+                                                                 np.float32, len(hits))])  # (N,)
+        for i, h in enumerate(hits):
+            self._where.setdefault(h.path, []).append(base + i)
 
     def set_min_score(self, value: float | None) -> None:
         self.beginResetModel()
@@ -127,12 +137,10 @@ class ResultsModel(QAbstractListModel):
         self.endResetModel()
 
     def _refilter(self) -> None:
-        self._scores = np.array([h.score for h in self.hits], np.float32)          # (N,)
-        keep = np.ones(len(self.hits), bool) if self.min_score is None else self._scores >= self.min_score
-        self._visible = np.flatnonzero(keep)
-        self._rows = {}
-        for row, i in enumerate(self._visible.tolist()):
-            self._rows.setdefault(self.hits[i].path, []).append(row)
+        if self.min_score is None:
+            self._visible = np.arange(len(self.hits))
+        else:
+            self._visible = np.flatnonzero(self._scores >= self.min_score)          # (V,)
 
     def score_range(self) -> tuple[float, float]:
         if not len(self._scores):
@@ -172,9 +180,11 @@ class ResultsModel(QAbstractListModel):
             self.more_wanted.emit()
 
     def _thumbnail_loaded(self, path: str) -> None:
-        for row in self._rows.get(path, ()):
-            idx = self.index(row)
-            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+        for i in self._where.get(path, ()):
+            row = int(np.searchsorted(self._visible, i))             # _visible is sorted
+            if row < len(self._visible) and self._visible[row] == i:
+                idx = self.index(row)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
 
 
 class ResultDelegate(QStyledItemDelegate):

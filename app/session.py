@@ -90,6 +90,8 @@ class LibrarySession:
         self._searcher: Searcher | None = None
         self._tagger: Tagger | None = None
         self._lock = threading.RLock()
+        self.watcher = None
+        self.on_watch_summary: Callable[[object], None] | None = None
 
     # ---- lifetime (writer thread) -------------------------------------------------------------
 
@@ -107,6 +109,7 @@ class LibrarySession:
         with self._lock:
             self.library = lib
             self._searcher = self._tagger = None
+        self.sync_watcher()
         return self.state(error)
 
     @staticmethod
@@ -128,7 +131,23 @@ class LibrarySession:
         return OpenState(str(self.data_dir), active, models,
                          lib.status() if lib is not None else None, error)
 
+    def sync_watcher(self) -> None:
+        """Run the engine's Watcher while any folder is watched; stop it when none is."""
+        from clippo_desktop.engine.watcher import Watcher
+
+        lib = self.library
+        wanted = lib is not None and any(r.watch for r in lib.roots())
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+        if wanted:
+            self.watcher = Watcher(lib, on_summary=self.on_watch_summary)
+            self.watcher.start()
+
     def close(self) -> None:
+        if self.watcher is not None:      # cancels its run after the current batch
+            self.watcher.stop()
+            self.watcher = None
         with self._lock:
             lib, self.library = self.library, None
             self._searcher = self._tagger = None
@@ -237,6 +256,7 @@ class LibrarySession:
     def set_watch(self, path: str, flag: bool) -> LibraryStatus:
         lib = self.require()
         lib.set_watch(path, flag)
+        self.sync_watcher()
         return lib.status()
 
     def status(self) -> LibraryStatus:

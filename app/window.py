@@ -44,6 +44,7 @@ class MainWindow(QMainWindow):
     library_did_open = Signal(object)        # OpenState
     search_did_finish = Signal(object)       # SearchResults
     window_did_close = Signal()
+    watcher_did_index = Signal(object)       # IndexSummary, emitted from the watcher's thread
 
     def __init__(self, data_dir=None, *, thumb_root=None, auto_index: bool = True):
         super().__init__()
@@ -54,6 +55,9 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self.runner = TaskRunner(self, error_handler=lambda exc: errors.report(self, exc))
         self.session = LibrarySession(data_dir)
+        # The watcher calls back on its own thread; a signal queues it onto the UI thread.
+        self.session.on_watch_summary = self.watcher_did_index.emit
+        self.watcher_did_index.connect(self._watcher_indexed)
         self.state: OpenState | None = None
         self.auto_index = auto_index
         self.example: str | None = None
@@ -331,6 +335,14 @@ class MainWindow(QMainWindow):
         if not self._closing:
             self.refresh_state()
             self.run_search()
+
+    def _watcher_indexed(self, summary) -> None:
+        if self._closing or not (summary.indexed or summary.removed or summary.moved):
+            return
+        self.statusBar().showMessage(f"Watched folders changed: {summary.indexed} indexed, "
+                                     f"{summary.removed} removed.", 6000)
+        self.refresh_state()
+        self.run_search()
 
     def _indexing_failed(self, exc: BaseException) -> None:
         self.statusBar().showMessage("Indexing failed.", 8000)

@@ -173,6 +173,7 @@ def run_pipeline(items: Sequence[WorkItem], *, catalog: Catalog, model_row_id: i
             hook.at("decoded", number)
             good = [(it, d) for it, d in decoded if isinstance(d, DecodedPhoto)]
             bad = [(it.path, d) for it, d in decoded if isinstance(d, str)]
+            bad_ids = [it.photo_id for it, d in decoded if isinstance(d, str) and it.photo_id]
             if good:
                 pixels = np.stack([d.pixels for _, d in good])          # (B, S, S, 3) uint8
                 emb = encoder.encode(pixels)                             # (B, E) float32
@@ -189,6 +190,8 @@ def run_pipeline(items: Sequence[WorkItem], *, catalog: Catalog, model_row_id: i
             since_save += 1
             if vectors is not None and ids:
                 vectors.add(ids, emb)
+            if vectors is not None and bad_ids:
+                vectors.remove(bad_ids)          # a changed file that no longer decodes
             if vectors is not None and (since_save >= s.save_every or hook.wants("save", number)
                                         or time.monotonic() - last_save >= s.save_every_s):
                 hook.at("save", number)

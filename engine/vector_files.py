@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import zlib
 from pathlib import Path
 from typing import BinaryIO
@@ -128,7 +129,7 @@ def write_graph(directory: Path, generation: int, graph: hnswlib.Index) -> dict:
     """Save the graph atomically; return its sidecar entry (file, bytes, crc32)."""
     name = f"hnsw-{generation}.bin"
     path = directory / name
-    tmp = directory / f".{name}.{os.getpid()}.tmp"
+    tmp = directory / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         graph.save_index(str(tmp))
         with open(tmp, "rb+") as f:

@@ -122,3 +122,22 @@ def test_closing_while_indexing_finishes_the_batch_and_loses_nothing(qtbot, open
     with Library.open(data_dir) as lib:        # the lock was released; resume finishes the rest
         lib.index()
         assert lib.status().counts["indexed"] == 48
+
+
+def test_watching_a_folder_indexes_a_photo_added_later(qtbot, open_window, data_dir, shared_dir,
+                                                        tmp_path):
+    folder = tmp_path / "watched"
+    copy_photos(shared_dir, folder, 3, start=200)
+    with Library.open(data_dir) as lib:
+        lib.add_roots([folder])
+        lib.index()
+    w = open_window(data_dir)
+    w.library_dialog.set_status(w.state.status)
+    watch_item = w.library_dialog.table.item(0, 3)
+    assert w.library_dialog.table.item(0, 1).text() == "online"
+    watch_item.setCheckState(Qt.CheckState.Checked)          # what a click on the box does
+    qtbot.waitUntil(lambda: w.session.watcher is not None, timeout=30_000)
+    with qtbot.waitSignal(w.watcher_did_index, timeout=60_000,
+                          check_params_cb=lambda s: s.indexed == 1):
+        copy_photos(shared_dir, folder, 1, start=300)
+    qtbot.waitUntil(lambda: w.state.status.counts.get("indexed") == 4, timeout=30_000)

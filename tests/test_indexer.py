@@ -101,6 +101,22 @@ def test_a_changed_file_is_encoded_again_and_nothing_else(library, data_dir):
     assert changed == {os.fsencode(str(target))}
 
 
+def test_a_photo_that_changes_into_garbage_stops_matching_searches(library, data_dir):
+    lib, photos, good = library
+    lib.index()
+    target = photos / "top.PNG"
+    target_id = photo_ids(lib)[str(target)]
+    assert target_id in set(lib.vectors.ids().tolist())
+    target.write_bytes(b"not an image any more, but the same name")
+    summary = lib.index()
+    assert [p for p, _ in summary.failed] == [str(target)]
+    assert os.fsencode(str(target)) not in embedded_at(data_dir)
+    assert target_id not in set(lib.vectors.ids().tolist())
+    lib.reload_vectors()  # a fresh open agrees with the catalog
+    assert target_id not in set(lib.vectors.ids().tolist())
+    assert len(lib.vectors) == len(good) - 1
+
+
 def test_rename_and_move_keep_the_embedding_and_delete_removes_it(library, data_dir):
     lib, photos, good = library
     lib.index()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -309,3 +310,23 @@ def test_a_library_that_grows_past_the_threshold_builds_its_graph_in_the_backgro
     assert set(index.search(x[6], k=2)[0].tolist()) == {5, 6}
     assert index.wait_ready(timeout=60) and index.uses_hnsw and not index.rebuilt
     assert set(index.search(x[6], k=2)[0].tolist()) == {5, 6}
+
+
+def test_a_save_during_a_background_rebuild_leaves_the_graph_for_later(tmp_path):
+    ids, x, _ = saved(tmp_path, n=3000, gen=3)
+    next(tmp_path.glob("hnsw-*.bin")).unlink()
+    gate = threading.Event()
+    index = VectorIndex.open(tmp_path, 3, never_called, progress=lambda d, t: gate.wait(60),
+                             exact_threshold=500, background=True)
+    extra = clustered(1, seed=77)
+    index.add([8000], extra)
+    index.save(4)                                        # must not wait for the rebuild
+    meta = json.loads((tmp_path / SIDECAR).read_text())
+    assert meta["generation"] == 4 and meta["mode"] == "exact" and not index.uses_hnsw
+    gate.set()
+    assert index.wait_ready(timeout=60) and index.uses_hnsw
+    meta = json.loads((tmp_path / SIDECAR).read_text())
+    assert meta["generation"] == 4 and meta["mode"] == "hnsw"   # saved once the graph was ready
+    reopened = VectorIndex.open(tmp_path, 4, never_called, exact_threshold=500)
+    assert not reopened.rebuilt and reopened.uses_hnsw
+    assert reopened.search(extra[0], k=1)[0].tolist() == [8000]

@@ -332,9 +332,18 @@ class Catalog:
                     dict(id=m.photo_id, width=m.width, height=m.height, format=m.format,
                          taken_at=m.taken_at, camera=m.camera, gps_lat=m.gps_lat,
                          gps_lon=m.gps_lon) for m in meta])
+            dropped = set()
             for path, reason in failed:
-                self._mark_failed(s, os.fsdecode(path), reason, 0, 0)
-            return self._bump(s, model_row_id) if rows else self._generation(s, model_row_id)
+                photo_id = self._mark_failed(s, os.fsdecode(path), reason, 0, 0)
+                # A file that changed into something undecodable must not keep matching
+                # searches with its old embedding, for any model.
+                gone = s.execute(delete(Embedding).where(Embedding.photo_id == photo_id)
+                                 .returning(Embedding.model_row_id)).scalars().all()
+                dropped.update(gone)
+            for other in dropped - {model_row_id}:
+                self._bump(s, other)
+            changed = bool(rows) or model_row_id in dropped
+            return self._bump(s, model_row_id) if changed else self._generation(s, model_row_id)
 
     def _dim(self, model_row_id: int) -> int:
         with self._read() as s:
