@@ -167,7 +167,7 @@ class LibrarySession:
         lib = self.require()
         with self._lock:
             if self._searcher is None:
-                self._searcher = Searcher(lib.catalog, lib.vectors, lib.model)
+                self._searcher = lib.searcher()
             return self._searcher
 
     def search(self, query: str | None = None, *, example: str | None = None, top: int = 500,
@@ -207,7 +207,7 @@ class LibrarySession:
         lib = self.require()
         with self._lock:
             if self._tagger is None:
-                self._tagger = Tagger(lib.model, cache_dir=self.data_dir / "cache" / "labels")
+                self._tagger = lib.tagger()
             return self._tagger
 
     def tag(self, paths: Sequence[str], labels: Sequence[str] | None, top: int = 8,

@@ -186,13 +186,34 @@ def load_graph(f: BinaryIO, dim: int, num_threads: int) -> hnswlib.Index | str:
         return f"index file unusable ({exc})"
 
 
+def still_there(directory: Path, entry: dict | None, keys: tuple[tuple[str, str], ...]) -> bool:
+    """Whether the files a sidecar entry names still exist with their recorded sizes."""
+    if entry is None:
+        return False
+    try:
+        return all((directory / entry[name]).stat().st_size == entry[size] for name, size in keys)
+    except (OSError, KeyError, TypeError):
+        return False
+
+
+GRAPH_KEYS = (("file", "bytes"),)
+MATRIX_KEYS = (("vectors", "vectors_bytes"), ("ids", "ids_bytes"))
+
+
 def remove_unreferenced(directory: Path, meta: dict) -> None:
-    """Delete graph and snapshot files the sidecar no longer names (ignore ones still in use)."""
+    """Delete older generations' graph and snapshot files that the sidecar no longer names.
+
+    Newer ones are left alone: they may belong to another process's later save.
+    """
     snap = meta.get("matrix") or {}
     keep = {meta.get("file"), snap.get("vectors"), snap.get("ids")}
     for pattern in _PATTERNS:
         for path in directory.glob(pattern):
-            if path.name not in keep:
+            try:
+                older = int(path.name.split("-", 1)[1].split(".", 1)[0]) < meta["generation"]
+            except ValueError:
+                older = False
+            if older and path.name not in keep:
                 try:
                     path.unlink()
                 except OSError:      # e.g. still mapped on Windows: the next save retries

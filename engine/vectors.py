@@ -464,12 +464,13 @@ class VectorIndex:
         self.directory.mkdir(parents=True, exist_ok=True)
         meta = {"format": FORMAT_VERSION, "generation": generation, "count": self._n,
                 "dim": self.dim, "mode": "exact", "m": self.m}
-        if self._saved_matrix is None:
+        if not vector_files.still_there(self.directory, self._saved_matrix, vector_files.MATRIX_KEYS):
             self._saved_matrix = vector_files.write_matrix(
                 self.directory, generation, self._ids[: self._n], self._vecs[: self._n])
         meta["matrix"] = self._saved_matrix
         if self._hnsw is not None:
-            if self._saved_graph is None:
+            if not vector_files.still_there(self.directory, self._saved_graph,
+                                            vector_files.GRAPH_KEYS):
                 self._saved_graph = vector_files.write_graph(self.directory, generation, self._hnsw)
             meta.update(mode="hnsw", **self._saved_graph)
         vector_files.write_sidecar(self.directory, meta)

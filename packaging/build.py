@@ -59,7 +59,7 @@ def check_prerequisites(args) -> None:
                        (PACKAGING / "clippo-desktop.spec", "the PyInstaller spec")):
         if not path.is_file():
             problems.append(f"missing {path}: {what}")
-    tools = {"linux": ["dpkg-deb", "readelf", "dpkg", "ldconfig"]}.get(sys.platform, [])
+    tools = {"linux": ["dpkg-deb", "readelf", "strip", "dpkg", "ldconfig"]}.get(sys.platform, [])
     if args.no_deb:
         tools = []
     if not (args.build_dir / "venv").exists():
@@ -144,8 +144,10 @@ def main(argv=None) -> int:
     t = time.perf_counter()
     app_dir = run_pyinstaller(py, args.build_dir)
     report["pyinstaller_seconds"] = round(time.perf_counter() - t, 1)
-    from build_linux import build_deb, build_tarball, folder_size
+    from build_linux import build_deb, build_tarball, folder_size, strip_debug_info
 
+    if sys.platform.startswith("linux"):
+        report["stripped_debug_bytes"] = strip_debug_info(app_dir)
     report["app_bytes"] = folder_size(app_dir)
     if sys.platform.startswith("linux"):
         out = args.build_dir / "artifacts"

@@ -116,7 +116,36 @@ def prepare_venv(root: Path, build_dir: Path, ort_flavour: str = "onnxruntime") 
             _run([*pip, ort_req], env=env)
         stamp_file.write_text(stamp + "\n")
     check_no_torch(py)
+    trim_qt_plugins(venv_dir)
     return py
+
+
+# Qt plugins the desktop app never loads, moved out of the venv before PyInstaller sees them
+# (their dependencies would be bundled too: the GTK3 theme alone pulls cairo, pango, gdk-pixbuf;
+# VNC and TUIO pull QtNetwork and Kerberos). Kept: xcb, wayland, offscreen, minimal, the
+# xdg-desktop-portal theme, image formats, icon engines and input contexts.
+UNUSED_QT_PLUGINS = (
+    "platformthemes/libqgtk3.so",  # GTK3 look on GNOME; Qt falls back to its Fusion style
+    "platforms/libqvnc.so", "platforms/libqlinuxfb.so", "platforms/libqeglfs.so",
+    "platforms/libqminimalegl.so", "platforms/libqvkkhrdisplay.so",  # kiosk/embedded backends
+    "generic", "egldeviceintegrations",  # evdev/TUIO input and EGLFS: only for those backends
+)
+
+
+def trim_qt_plugins(venv_dir: Path) -> list[str]:
+    """Move UNUSED_QT_PLUGINS aside (to venv/unused-qt-plugins/); returns what was moved."""
+    found = list(venv_dir.glob("lib*/python*/site-packages/PySide6/Qt/plugins")) + \
+        list(venv_dir.glob("Lib/site-packages/PySide6/plugins"))
+    moved = []
+    for plugins in found:
+        for rel in UNUSED_QT_PLUGINS:
+            src = plugins / rel
+            if src.exists():
+                dest = venv_dir / "unused-qt-plugins" / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(src), str(dest))
+                moved.append(rel)
+    return moved
 
 
 def check_no_torch(py: Path) -> None:

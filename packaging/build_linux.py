@@ -101,6 +101,23 @@ def install_share(share: Path, icons: dict[str, Path], packaging: Path) -> None:
     _copy(icons["svg"], share / "icons" / "hicolor" / "scalable" / "apps" / f"{APP}.svg")
 
 
+def strip_debug_info(app_dir: Path) -> int:
+    """`strip --strip-debug` the binaries that carry DWARF (the interpreter built here, hnswlib
+    compiled here: ~30 MB). Wheels' vendored libs (*.libs/, patched by auditwheel) are left
+    alone: stripping patchelf-edited files can corrupt them. Returns bytes saved."""
+    saved = 0
+    for elf in _elf_files(app_dir):
+        if any(part.endswith(".libs") for part in elf.parts):
+            continue
+        sections = subprocess.run(["readelf", "-S", "-W", str(elf)], capture_output=True, text=True).stdout
+        if ".debug_info" not in sections:
+            continue
+        before = elf.stat().st_size
+        subprocess.run(["strip", "--strip-debug", str(elf)], check=True)
+        saved += before - elf.stat().st_size
+    return saved
+
+
 def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
 
