@@ -24,7 +24,7 @@ from clippo_desktop.engine.search import SearchResults, Searcher
 from clippo_desktop.engine.tagging import PhotoTags, Tagger
 from clippo_desktop.engine.vocabularies import default_vocabulary, from_labels
 
-from .explain import Heatmap, explain, grid_for
+from clippo_desktop.engine.explain import Heatmap, explain, grid_for
 
 # The GUI leaves a core to the event loop: the indexer's encoder gets one thread.
 INDEX_THREADS = 1

@@ -23,7 +23,7 @@ from clippo_desktop.engine.search import SearchResults
 from . import errors
 from .drops import read_drop
 from .empty_state import EmptyState
-from .explain import Heatmap
+from clippo_desktop.engine.explain import Heatmap
 from .filters import FilterBar
 from .grid import ResultsModel, ResultsView, ThumbnailLoader
 from .icon import app_icon

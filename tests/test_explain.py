@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clippo_desktop.app.explain import explain, occluded_batch, spread
+from clippo_desktop.engine.explain import explain, occluded_batch, spread
 from tests.library_fixtures import golden_model_dir  # noqa: F401
 
 

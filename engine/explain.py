@@ -13,8 +13,7 @@ takes ~1-2 s on CPU: Ti/16 ~1 s, S/16 ~3 s at G=5, B/16 ~5 s at G=4. When the qu
 signal (every drop <= 0, e.g. the photo is the query), the map falls back to the MAP head's
 attention over patches (the encoder's `patch_attention` output): where the model looked.
 
-Plain numpy, no Qt; runs on a worker thread through app/tasks.py.
-(It belongs with the engine; it lives here until engine/ grows an explain module.)
+Plain numpy, no Qt; the window runs it on a worker thread through app/tasks.py.
 """
 
 from __future__ import annotations
