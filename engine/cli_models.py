@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import UsageError
+from .errors import ImageDecodeError, UsageError
 from .paths import resolve_data_dir
 from .progress import Spinner, byte_progress
 
@@ -219,7 +219,12 @@ def cmd_embed(args) -> int:
         if kind == "text":
             pixels.append(model.render_texts([_cli_text(value)])[0])
         else:
-            pixels.append(read_photo(value, mode=mode, size=size).pixels)
+            try:
+                pixels.append(read_photo(value, mode=mode, size=size).pixels)
+            except ImageDecodeError as exc:
+                raise ImageDecodeError(f"Cannot read {value}: {exc.message}.",
+                                       "Check that the file is a complete photo (JPEG, PNG, "
+                                       "HEIC, WebP, TIFF, GIF, BMP or camera RAW).") from exc
     z = model.encoder(args.variant).encode(np.stack(pixels))  # (N, E)
     out = {"model": model.name, "dim": int(z.shape[1]),
            "items": [{"kind": k, "input": _cli_text(v), "embedding": [float(x) for x in row]}

@@ -1,0 +1,189 @@
+"""The held-out evaluation of issue 9, for any embedder: the teacher, a training run, a package.
+
+Rows (all held out from every training run):
+- `coco_t2i_r{1,5,10}`: COCO-mini val2017 caption -> photo among its 79 photos (395 captions);
+- `imagenet_{lang}_r{1,5}`: a held-out class name (class_index % 10 < 3) in en/de/fr/es/zh/ja/ru/ar
+  (Babel-ImageNet names; English uses the CLIP names) -> its photo among all 1,000 sample photos;
+- `m30k_en2{de,fr}_r1`: Multi30k test_2016, rendered English caption -> rendered translation
+  among the 1,000 test lines.
+Chance levels are exact (k / candidates). `quick=True` evaluates a cheap subset during training
+(COCO, English ImageNet, the first 100 Multi30k lines) whose rows carry a `q_` prefix.
+
+An embedder is anything with `encode_texts(list[str]) -> (N, E)` and `encode_photos(list[Path])
+-> (N, E)` (L2-normalised): `BridgeTeacher` here, `training.distill.train.StudentEmbedder`, or the
+engine's `InstalledModel` (ONNX, what the app runs).
+
+    python -m clippo_desktop.training.distill.eval --teacher            # writes teacher_metrics.json
+    python -m clippo_desktop.training.distill.eval --run runs/distill   # best checkpoint of a run
+    python -m clippo_desktop.training.distill.eval --model NAME         # an installed package
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from . import sources
+
+TEACHER_METRICS = Path(__file__).with_name("teacher_metrics.json")
+
+
+class Embedder(Protocol):
+    def encode_texts(self, texts: list[str]) -> np.ndarray: ...
+    def encode_photos(self, paths: list[Path]) -> np.ndarray: ...
+
+
+def recall(sim: np.ndarray, correct: np.ndarray, ks: Sequence[int]) -> dict[int, float]:
+    """sim (Q, D); correct (Q, D) bool -> share of queries with a hit in the top k."""
+    order = np.argsort(-sim, axis=1, kind="stable")
+    hits = np.take_along_axis(correct, order, axis=1)
+    return {k: float(hits[:, :k].any(axis=1).mean()) for k in ks}
+
+
+def eval_sets(quick: bool = False) -> dict:
+    """The queries and candidates of every row (pure data, no embedding)."""
+    coco = sources.coco_photos("val2017")
+    photos = sources.imagenet_photos()
+    langs = ("en",) if quick else sources.EVAL_LANGS
+    names = {}
+    for lang in langs:
+        by_cls = sources.class_names(lang)
+        names[lang] = sorted((c, n) for c, n in by_cls.items() if sources.is_held_out(c) and n.strip())
+    n_lines = 100 if quick else 1000
+    m30k = {lang: sources.multi30k("test_2016_flickr", lang)[:n_lines] for lang in ("en", "de", "fr")}
+    if quick:
+        m30k.pop("fr")
+    return {"coco": coco, "imagenet": photos, "names": names, "m30k": m30k}
+
+
+def evaluate(embedder: Embedder, quick: bool = False, log=lambda msg: None) -> dict[str, float]:
+    sets = eval_sets(quick)
+    p = "q_" if quick else ""
+    out: dict[str, float] = {}
+    coco = sets["coco"]
+    log(f"COCO val2017: {len(coco)} photos")
+    z_img = embedder.encode_photos([c.path for c in coco])  # (79, E)
+    caps = [(i, cap) for i, c in enumerate(coco) for cap in c.captions]
+    z_cap = embedder.encode_texts([c for _, c in caps])  # (395, E)
+    owner = np.array([i for i, _ in caps])
+    r = recall(z_cap @ z_img.T, owner[:, None] == np.arange(len(coco))[None], (1, 5, 10))
+    out.update({f"{p}coco_t2i_r{k}": v for k, v in r.items()})
+    photos = sets["imagenet"]
+    log(f"ImageNet: {len(photos)} photos")
+    z_in = embedder.encode_photos([ph.path for ph in photos])  # (1000, E)
+    cls_of = np.array([ph.class_index for ph in photos])
+    for lang, pairs in sets["names"].items():
+        log(f"ImageNet names {lang}: {len(pairs)}")
+        z_q = embedder.encode_texts([n for _, n in pairs])  # (Q, E)
+        correct = np.array([c for c, _ in pairs])[:, None] == cls_of[None]
+        r = recall(z_q @ z_in.T, correct, (1, 5))
+        out.update({f"{p}imagenet_{lang}_r{k}": v for k, v in r.items()})
+    m = sets["m30k"]
+    z_en = embedder.encode_texts(m["en"])
+    for lang in [x for x in ("de", "fr") if x in m]:
+        log(f"Multi30k en->{lang}: {len(m[lang])}")
+        z_x = embedder.encode_texts(m[lang])
+        out[f"{p}m30k_en2{lang}_r1"] = recall(z_en @ z_x.T, np.eye(len(z_en), dtype=bool), (1,))[1]
+    return out
+
+
+def chance(quick: bool = False) -> dict[str, float]:
+    sets = eval_sets(quick)
+    p = "q_" if quick else ""
+    out = {f"{p}coco_t2i_r{k}": k / len(sets["coco"]) for k in (1, 5, 10)}
+    for lang in sets["names"]:
+        out.update({f"{p}imagenet_{lang}_r{k}": k / len(sets["imagenet"]) for k in (1, 5)})
+    for lang in ("de", "fr"):
+        if lang in sets["m30k"]:
+            out[f"{p}m30k_en2{lang}_r1"] = 1 / len(sets["m30k"][lang])
+    return out
+
+
+class BridgeTeacher:
+    """The label-bridge teacher over all 1,000 classes (the number to beat), from the cache."""
+
+    def __init__(self, cache: Path | None = None):
+        from .teachers import TextTeacher
+
+        cache = Path(cache or sources.cache_dir())
+        self.text = TextTeacher()
+        self.class_text = np.load(cache / "class_text.npy").astype(np.float32)  # (1000, 512)
+        paths = [p.path for p in sources.imagenet_photos()]
+        paths += [p.path for p in sources.coco_photos("train2017") + sources.coco_photos("val2017")]
+        logits = np.concatenate([np.load(cache / "logits_imagenet.npy"), np.load(cache / "logits_coco.npy")])
+        self.logits = {str(pth): lg.astype(np.float32) for pth, lg in zip(paths, logits)}
+
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        return self.text.encode(texts)
+
+    def encode_photos(self, paths: list[Path]) -> np.ndarray:
+        from .teachers import bridge_embeddings
+
+        return bridge_embeddings(np.stack([self.logits[str(p)] for p in paths]), self.class_text)
+
+
+def format_table(rows: dict[str, dict[str, float]]) -> str:
+    """rows: column name -> {metric: value}. One line per metric, columns side by side."""
+    cols = list(rows)
+    keys = [k for k in next(iter(rows.values()))]
+    for c in cols[1:]:
+        keys += [k for k in rows[c] if k not in keys]
+    width = max(len(k) for k in keys)
+    lines = [f"{'row':<{width}}  " + "  ".join(f"{c:>9}" for c in cols)]
+    for k in keys:
+        cells = [f"{rows[c][k]:>9.3f}" if k in rows[c] else f"{'-':>9}" for c in cols]
+        lines.append(f"{k:<{width}}  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def teacher_metrics() -> dict[str, float]:
+    return json.loads(TEACHER_METRICS.read_text("utf-8")) if TEACHER_METRICS.is_file() else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m clippo_desktop.training.distill.eval")
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--teacher", action="store_true", help="evaluate the label bridge; write teacher_metrics.json")
+    g.add_argument("--run", type=Path, help="a distillation run folder (its best checkpoint)")
+    g.add_argument("--model", help="an installed model package (ONNX, as the app runs it)")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--json", type=Path, help="also write the student's metrics here")
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    if args.teacher:
+        res = {**evaluate(BridgeTeacher(), quick=False, log=log), **evaluate(BridgeTeacher(), quick=True)}
+        from clippo_desktop.engine.atomic import write_text_atomic
+
+        write_text_atomic(TEACHER_METRICS, json.dumps(res, indent=1, sort_keys=True) + "\n")
+        print(format_table({"chance": {**chance(), **chance(True)}, "teacher": res}))
+        return 0
+    if args.run:
+        from .train import StudentEmbedder
+
+        emb, name = StudentEmbedder.from_run(args.run), str(args.run)
+    else:
+        from clippo_desktop.engine.models import ModelRegistry
+        from clippo_desktop.engine.paths import resolve_data_dir
+
+        emb, name = ModelRegistry(resolve_data_dir()).get(args.model), args.model
+    res = evaluate(emb, quick=args.quick, log=log)
+    if args.json:
+        from clippo_desktop.engine.atomic import write_text_atomic
+
+        write_text_atomic(args.json, json.dumps(res, indent=1, sort_keys=True) + "\n")
+    teacher = {k: v for k, v in teacher_metrics().items() if k in res}
+    print(format_table({"chance": chance(args.quick), "teacher": teacher, name[-9:]: res}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
