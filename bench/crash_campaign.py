@@ -48,6 +48,7 @@ class PointResult:
     reencoded: int = 0
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    run_s: float = 0.0         # how long the first (killed) process ran
 
     @property
     def ok(self) -> bool:
@@ -186,8 +187,9 @@ def run_point(kind: str, rng: random.Random, data_dir: Path, photo_dir: Path,
         t = rng.uniform(0.2, full_run_s)
         proc = cli(data_dir, photo_dir)
         killed, detail = kill_after(proc, t), f"t={t:.2f} s"
+    run_s = time.monotonic() - started
     before, check = committed(data_dir / "catalog.db")
-    result = PointResult(kind, detail, killed, len(before))
+    result = PointResult(kind, detail, killed, len(before), run_s=run_s)
     if check != "ok":
         result.problems.append(f"integrity after the kill: {check}")
     rerun = cli(data_dir, photo_dir)
@@ -251,7 +253,11 @@ def main() -> int:
     print(f"reference run: {full_run_s:.1f} s for {len(photo_paths)} photos")
     results = []
     for i, kind in enumerate(plan(args.kills, rng)):
-        r = run_point(kind, rng, fresh(), photo_dir, photo_paths, full_run_s)
+        for _ in range(4):          # a timer can outlast a run on a busy machine: try again
+            r = run_point(kind, rng, fresh(), photo_dir, photo_paths, full_run_s)
+            if r.killed or kind != "random":
+                break
+            full_run_s = r.run_s     # the run just finished in this long: aim inside it
         results.append(r)
         state = "ok" if r.ok else "FAIL " + "; ".join(r.problems)
         print(f"{i + 1:2d} {kind:<10} {r.detail:<12} killed={r.killed!s:<5} "

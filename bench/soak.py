@@ -48,6 +48,8 @@ def write_jpeg(path: Path, seed: int) -> None:
 
 
 def make_library(root: Path, n: int) -> list[Path]:
+    if (root / ".churned").exists():          # a previous soak renamed and deleted photos
+        shutil.rmtree(root)
     paths = [root / f"f{i // 1000:04d}" / f"p{i:06d}.jpg" for i in range(n)]
     missing = [(i, p) for i, p in enumerate(paths) if not p.exists()]
     for i, p in missing:
@@ -60,18 +62,18 @@ class Sampler(threading.Thread):
     def __init__(self, every: float):
         super().__init__(daemon=True)
         self.every, self.samples, self.phase = every, [], "start"
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self._proc = psutil.Process()
 
     def run(self) -> None:
         t0 = time.monotonic()
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.samples.append((time.monotonic() - t0, self._proc.memory_info().rss / 2**20,
                                  self.phase))
-            self._stop.wait(self.every)
+            self._halt.wait(self.every)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join()
 
 
@@ -87,11 +89,12 @@ def slope_mb_per_min(samples: list[tuple[float, float, str]]) -> float:
 def caught_up(lib, on_disk: set[str], timeout: float) -> bool:
     """Wait until the catalog's indexed photos are exactly the files on disk."""
     deadline = time.monotonic() + timeout
+    root_id = lib.roots()[0].id
     while time.monotonic() < deadline:
-        counts = lib.catalog.status_counts()
-        if counts.get("indexed", 0) == len(on_disk) and not counts.get("pending"):
+        known = lib.catalog.photos_under_root(root_id)
+        if known.keys() == on_disk and all(s.status == "indexed" for s in known.values()):
             return True
-        time.sleep(0.5)
+        time.sleep(1.0)
     return False
 
 
@@ -155,6 +158,7 @@ def main() -> int:
 
     on_disk = {str(p) for p in root.rglob("*.jpg")}
     deleted: set[str] = set()
+    (root / ".churned").touch()
     watcher = Watcher(lib, interval=3600, debounce=1.0)
     watcher.start()
     searcher = lib.searcher()

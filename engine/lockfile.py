@@ -22,7 +22,7 @@ from pathlib import Path
 
 import psutil
 
-from .errors import LibraryLockedError
+from .errors import LibraryLockedError, ReadOnlyError, StorageFullError
 
 try:
     import fcntl
@@ -78,6 +78,18 @@ def _locked_error(owner: LockOwner | None) -> LibraryLockedError:
                               hint="Close it, or wait for it to finish.")
 
 
+def _unwritable(path: Path, exc: OSError) -> Exception:
+    """A lock file that cannot be created or written: a typed error naming the folder."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFullError(f"The disk holding {path.parent} is full.",
+                                "Free some space and run again.")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return ReadOnlyError(f"The library folder {path.parent} is read-only, so this library "
+                             "cannot be changed.", "Search still works; to index, make the "
+                             "folder writable or choose another --data-dir.")
+    return exc
+
+
 class LibraryLock:
     """`with LibraryLock(data_dir): ...` — raises LibraryLockedError if someone else holds it."""
 
@@ -93,8 +105,11 @@ class LibraryLock:
     def acquire(self) -> None:
         if self._fd is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+        except OSError as exc:
+            raise _unwritable(self.path, exc) from exc
         try:
             self._os_lock = self._try_os_lock(fd)
             previous = read_owner(self.path)
@@ -105,6 +120,9 @@ class LibraryLock:
                 log.warning("taking over a stale library lock %s (PID %d on %s is gone)",
                             self.path, previous.pid, previous.hostname)
             self._write_owner(fd)
+        except OSError as exc:
+            os.close(fd)
+            raise _unwritable(self.path, exc) from exc
         except BaseException:
             os.close(fd)
             raise

@@ -123,6 +123,9 @@ def make_filters(folder=None, after=None, before=None, formats=None) -> Filters:
                          "Swap the two dates.")
     if folder is not None:
         folder = os.path.abspath(os.path.expanduser(os.fsdecode(folder)))
+        if "\x00" in folder:
+            raise UsageError("The folder filter contains a NUL character.",
+                             "Give the folder's path as it is shown in your file manager.")
     return Filters(folder, after_dt, before_dt, normalise_formats(formats))
 
 
@@ -286,6 +289,8 @@ class Searcher:
             raise UsageError(f"Unknown sort {sort!r}.", f"Use one of: {', '.join(SORTS)}.")
         if top < 0 or offset < 0:
             raise UsageError("--top and --offset must be zero or more.")
+        if min_score is not None and min_score != min_score:
+            raise UsageError("--min-score is not a number (NaN).", "Give a cosine such as 0.2.")
         filters = make_filters(folder, after, before, formats)
         parsed, q = self.embed(query)
         allowed = self._allowed(filters)

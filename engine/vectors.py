@@ -34,7 +34,7 @@ from .vector_files import FORMAT_VERSION, SIDECAR
 log = logging.getLogger(__name__)
 
 EXACT_THRESHOLD = 25_000   # up to here exact p50 <= ~10 ms on 2 cores (bench/vectors.py)
-EF_SEARCH = 192            # recall@10 >= 0.98 at 100k on clustered data (bench/vectors.py)
+EF_SEARCH = 384            # recall@10 >= 0.97 at 200k, text-like queries (bench/vectors.py)
 HNSW_M = 16
 EF_CONSTRUCTION = 200
 NUM_THREADS = 2

@@ -87,6 +87,31 @@ def copy_source(root: Path, dest: Path) -> Path:
     return dest
 
 
+def missing_packages(root: Path) -> list[str]:
+    """Import packages (folders with __init__.py) that pyproject's explicit `packages` list omits;
+    a `pip install .` (unlike the editable install) silently leaves those out of the app."""
+    text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    mapping = dict(re.findall(r'"([\w.]+)"\s*=\s*"([\w./-]+)"', text.split("package-dir", 1)[1].split("\n", 1)[0]))
+    listed = set(re.findall(r'"([\w.]+)"', re.search(r"^packages\s*=\s*\[(.*?)\]", text, re.M | re.S).group(1)))
+    missing = []
+    for name, folder in mapping.items():
+        for init in sorted((root / folder).rglob("__init__.py")):
+            rel = init.parent.relative_to(root / folder).parts
+            pkg = ".".join((name, *rel))
+            if "__pycache__" not in rel and pkg not in listed:
+                missing.append(pkg)
+    return missing
+
+
+def _add_missing_packages(src: Path, missing: list[str]) -> None:
+    """Work around an incomplete `packages` list in the COPY of pyproject.toml (never the original)."""
+    path = src / "pyproject.toml"
+    text = path.read_text(encoding="utf-8")
+    extra = "".join(f', "{name}"' for name in missing)
+    path.write_text(re.sub(r"^(packages\s*=\s*\[.*?)\]", lambda m: m.group(1) + extra + "]", text,
+                           count=1, flags=re.M | re.S), encoding="utf-8")
+
+
 def prepare_venv(root: Path, build_dir: Path, ort_flavour: str = "onnxruntime") -> Path:
     """Create/refresh build/venv and (re)install the app into it; returns the venv's python."""
     ort_req = onnxruntime_requirement(root, ort_flavour)
@@ -107,6 +132,12 @@ def prepare_venv(root: Path, build_dir: Path, ort_flavour: str = "onnxruntime") 
         _run([*pip, "--no-binary", "hnswlib", "--no-cache-dir", HNSWLIB_PIN], env=env)
         _run([*pip, PYINSTALLER_PIN, RICH_PIN], env=env)
     src = copy_source(root, build_dir / "src")
+    missing = missing_packages(root)
+    if missing:
+        print(f"build: WARNING: pyproject.toml [tool.setuptools] packages omits {missing}; "
+              "`pip install .` would ship without them. Added in the build copy only: fix pyproject.toml.",
+              flush=True)
+        _add_missing_packages(src, missing)
     # The app itself, WITHOUT extras: no torch, no onnxscript. Always reinstalled (sources change).
     _run([*pip, "--force-reinstall", "--no-deps", str(src)], env=env)
     if fresh:

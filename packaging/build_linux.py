@@ -26,6 +26,7 @@ FALLBACK_PACKAGES = {
     "libxcb-icccm.so.4": "libxcb-icccm4", "libxcb-keysyms.so.1": "libxcb-keysyms1",
     "libEGL.so.1": "libegl1", "libGL.so.1": "libgl1", "libOpenGL.so.0": "libopengl0",
     "libfontconfig.so.1": "libfontconfig1", "libdbus-1.so.3": "libdbus-1-3",
+    "libwayland-cursor.so.0": "libwayland-cursor0", "libwayland-egl.so.1": "libwayland-egl1",
 }
 # Always required even if no ELF names them: Qt dlopen()s these (platform plugin, GL).
 ALWAYS = ["libxcb-cursor0", "libxkbcommon-x11-0", "libegl1", "libgl1", "libfontconfig1"]
@@ -70,6 +71,13 @@ def _package_of(path: str) -> str | None:
     return None
 
 
+def _debian_name(soname: str) -> str:
+    """Debian's library package naming: libfoo-bar.so.3 -> libfoo-bar3, libfoo2.so.0 -> libfoo2-0."""
+    stem, _, major = soname.partition(".so.")
+    major = major.split(".")[0]
+    return (stem + ("-" if stem[-1:].isdigit() else "") + major).lower().replace("_", "-")
+
+
 def debian_depends(app_dir: Path) -> tuple[list[str], list[str]]:
     """(Depends entries, warnings) for the bundled app folder."""
     sonames, glibc = system_libraries(app_dir)
@@ -78,8 +86,8 @@ def debian_depends(app_dir: Path) -> tuple[list[str], list[str]]:
     for soname in sorted(sonames):
         pkg = _package_of(where[soname]) if soname in where else None
         if pkg is None:
-            pkg = FALLBACK_PACKAGES.get(soname)
-            warnings.append(f"{soname}: not on this build host; assuming package {pkg or '?'}")
+            pkg = FALLBACK_PACKAGES.get(soname) or _debian_name(soname)
+            warnings.append(f"{soname}: not on this build host; assuming package {pkg}")
         if pkg and not pkg.startswith("libc6"):
             packages.add(pkg)
     return [f"libc6 (>= {glibc})", *sorted(packages)], warnings
@@ -123,7 +131,7 @@ def folder_size(folder: Path) -> int:
 
 
 def build_deb(app_dir: Path, out_dir: Path, version: str, icons: dict[str, Path],
-              packaging: Path) -> tuple[Path, list[str]]:
+              packaging: Path, compression: str = "xz") -> tuple[Path, list[str]]:
     stage = out_dir / "deb-root"
     if stage.exists():
         shutil.rmtree(stage)
@@ -147,7 +155,7 @@ def build_deb(app_dir: Path, out_dir: Path, version: str, icons: dict[str, Path]
         if path.is_dir():
             path.chmod(0o755)
     deb = out_dir / f"{APP}_{version}_amd64.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(stage), str(deb)],
+    subprocess.run(["dpkg-deb", "--root-owner-group", f"-Z{compression}", "--build", str(stage), str(deb)],
                    check=True, stdout=subprocess.DEVNULL)
     shutil.rmtree(stage)
     return deb, warnings

@@ -29,7 +29,7 @@ from pathlib import Path
 
 GUI_TIMEOUT_S = 90
 QUIT_AFTER_ENV = "CLIPPO_DESKTOP_QUIT_AFTER_MS"
-WINDOW_DRAWN = re.compile(r"Drawing .* of MainWindow\(")
+WINDOW_DRAWN = re.compile(r"(Drawing|Flushing) .* of MainWindow\(")
 
 
 class SmokeFailure(AssertionError):

@@ -192,3 +192,14 @@ def test_onnxruntime_flag_pins_the_projects_version_and_rejects_other_packages()
     assert build_env.onnxruntime_requirement(REPO, "onnxruntime-gpu==1.30.0") == "onnxruntime-gpu==1.30.0"
     with pytest.raises(SystemExit, match="--onnxruntime"):
         build_env.onnxruntime_requirement(REPO, "torch")
+
+
+def test_pyproject_lists_every_package_so_a_pip_install_ships_them():
+    """pyproject names its packages explicitly; a sub-package missing there works in the editable
+    install but is absent from `pip install .` and from the packaged app (engine.catalog was)."""
+    sys.path.insert(0, str(PACKAGING))
+    try:
+        import build_env
+    finally:
+        sys.path.remove(str(PACKAGING))
+    assert build_env.missing_packages(REPO) == []

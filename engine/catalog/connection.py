@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from typing import Iterator
@@ -81,8 +82,41 @@ def _inspect(path: Path) -> tuple[int, int]:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
+        if "unable to open" in str(exc) and not os.access(path.parent, os.W_OK):
+            # WAL needs its -shm file beside the catalog: not damaged, just on read-only media.
+            raise ReadOnlyError(f"The catalog {path} cannot be opened: its folder "
+                                f"{path.parent} is read-only.",
+                                hint="Make the folder writable, or copy the library to a "
+                                     "writable place and use --data-dir.") from exc
         raise _damaged(path, exc) from exc
     return version, int(tables)
+
+
+def _create(path: Path) -> None:
+    """Build a new catalog beside `path` and rename it into place.
+
+    pysqlite runs DDL outside any transaction, so creating the schema in place could leave a
+    half-made file (a full disk or a kill between two CREATE TABLEs) that later opens refuse as
+    "not a clippo-desktop catalog". A new catalog therefore appears whole or not at all.
+    """
+    tmp = path.with_name(path.name + ".new")
+    for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+        leftover.unlink(missing_ok=True)
+    engine = create_engine(f"sqlite:///{tmp}")
+    event.listen(engine, "connect", _on_connect)
+    try:
+        with translate_errors(path):
+            with engine.begin() as conn:
+                Base.metadata.create_all(conn)
+                conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        engine.dispose()
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            leftover.unlink(missing_ok=True)
+        raise
+    engine.dispose()                 # the last connection checkpoints and removes the WAL
+    os.replace(tmp, path)
+    log.info("created catalog %s at schema v%d", path, SCHEMA_VERSION)
 
 
 def open_engine(path: Path) -> tuple[Engine, list[Path]]:
@@ -106,6 +140,7 @@ def open_engine(path: Path) -> tuple[Engine, list[Path]]:
                 raise _damaged(path, exc) from exc
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _create(path)
     engine = create_engine(f"sqlite:///{path}")
     event.listen(engine, "connect", _on_connect)
     with translate_errors(path):

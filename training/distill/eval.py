@@ -155,9 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, help="also write the student's metrics here")
     args = ap.parse_args(argv)
-    import torch
+    if not args.model:  # an installed package runs on ONNX Runtime alone
+        import torch
 
-    torch.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)
     log = lambda msg: print(msg, flush=True)  # noqa: E731
     if args.teacher:
         res = {**evaluate(BridgeTeacher(), quick=False, log=log), **evaluate(BridgeTeacher(), quick=True)}

@@ -1,0 +1,5 @@
+"""`python -m clippo_desktop.training.distill`: see run.py."""
+
+from .run import main
+
+raise SystemExit(main())
