@@ -27,6 +27,11 @@ def _register_train(sub) -> None:
 
 
 def _run_train(args) -> int:
+    if getattr(sys, "frozen", False):
+        print("clippo-desktop: error: the installed app does not include training (it needs "
+              "PyTorch). Train from a source install: python -m pip install "
+              '"clippo-desktop[training]", then run clippo-desktop train ... there.', file=sys.stderr)
+        return 1
     try:
         from clippo_desktop.training.train import main as train_main
     except ImportError as exc:
@@ -60,4 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if i is not None and argv[i] == "train":
         # argparse must not interpret train's own options: hand them over verbatim.
         argv = [*argv[:i], "train", "--", *argv[i + 1:]]
-    return cli_main(argv, open_window=_open_window, extra_registrars=[_register_train])
+    from clippo_desktop.logsetup import setup_logging
+
+    return cli_main(argv, open_window=_open_window, extra_registrars=[_register_train],
+                    setup_logging=setup_logging)

@@ -52,11 +52,12 @@ def setup_logging(verbose: bool = False) -> Path | None:
         root.setLevel(min(stderr_level, file_level))
         return next((Path(h.baseFilename) for h in ours if isinstance(h, logging.FileHandler)), None)
 
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(stderr_level)
-    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    setattr(console, _MARK, True)
-    root.addHandler(console)
+    if sys.stderr is not None:  # None in a windowed (no console) Windows/macOS executable
+        console = logging.StreamHandler(sys.stderr)
+        console.setLevel(stderr_level)
+        console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        setattr(console, _MARK, True)
+        root.addHandler(console)
     root.setLevel(min(stderr_level, file_level))
 
     path = log_file()

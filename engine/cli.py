@@ -53,13 +53,18 @@ def build_parser(extra_registrars=()) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, *, open_window=None, extra_registrars=()) -> int:
-    """Run the CLI. The launcher (clippo_desktop.launcher) injects the window and `train`,
-    so the engine itself never imports the GUI or torch."""
+def _stderr_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+def main(argv: list[str] | None = None, *, open_window=None, extra_registrars=(),
+         setup_logging=_stderr_logging) -> int:
+    """Run the CLI. The launcher (clippo_desktop.launcher) injects the window, `train` and the
+    log file, so the engine itself never imports the GUI or torch."""
     parser = build_parser(extra_registrars)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args.verbose)
     try:
         if getattr(args, "func", None) is not None:
             return int(args.func(args) or 0)

@@ -46,7 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-smoke", action="store_true", help="build without running the smoke tests")
     p.add_argument("--no-deb", action="store_true", help="skip the .deb (Linux)")
     p.add_argument("--deb-compression", choices=("xz", "zstd", "gzip"), default="xz",
-                   help="xz: smallest download, ~6 min on 2 cores (default); zstd: ~20%% larger, ~20 s")
+                   help="xz: smallest download (default); zstd: ~30%% larger .deb, minutes faster on 2 cores")
     p.add_argument("--golden-params", type=Path, default=DEFAULT_GOLDEN,
                    help="checkpoint the smoke test imports (no model is bundled yet)")
     p.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="folder of sample JPEGs for the smoke test")

@@ -16,7 +16,6 @@ itself; otherwise it is terminated once the window has been drawn.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -180,6 +179,20 @@ def exercise(box: Sandbox, exe: Path, version: str, golden_params: Path, photos:
     return numbers
 
 
+def missing_system_libraries(app_dir: Path, plugin: str = "platforms/libqxcb.so") -> list[str]:
+    """Libraries a Qt platform plugin cannot find on THIS machine (ldd, with the bundle's own
+    folders on the search path as the frozen app sets them). Offscreen smoke tests cannot see a
+    missing X11 library; this can. Empty on a system that satisfies the .deb's Depends."""
+    internal = app_dir / "_internal"
+    path = internal / "PySide6" / "Qt" / "plugins" / plugin
+    if not path.is_file() or shutil.which("ldd") is None:
+        return []
+    search = ":".join(str(p) for p in (internal, internal / "PySide6" / "Qt" / "lib"))
+    out = subprocess.run(["ldd", str(path)], capture_output=True, text=True,
+                         env={"LD_LIBRARY_PATH": search, "PATH": "/usr/bin:/bin"}).stdout
+    return sorted(set(re.findall(r"^\s*(\S+) => not found", out, re.M)))
+
+
 def smoke_deb(deb: Path, version: str, golden_params: Path, photos_src: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="clippo-smoke-deb-") as tmp:
         box = Sandbox(Path(tmp))
@@ -199,7 +212,9 @@ def smoke_deb(deb: Path, version: str, golden_params: Path, photos_src: Path) ->
         _check(not (root / "opt/clippo-desktop/_internal/torch").exists(), "torch is in the bundle")
         photos = copy_sample_photos(photos_src, box.base / "photos")
         numbers = exercise(box, root / "opt/clippo-desktop/clippo-desktop", version, golden_params, photos)
-        numbers["unpacked_bytes"] = sum(p.stat().st_size for p in (root / "opt").rglob("*") if p.is_file())
+        numbers["xcb_plugin_missing_libs"] = missing_system_libraries(root / "opt/clippo-desktop")
+        numbers["unpacked_bytes"] = sum(p.stat().st_size for p in (root / "opt").rglob("*")
+                                       if p.is_file() and not p.is_symlink())
         return numbers
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Subprocesses of the CLI must not write into the developer's real log folder.
+os.environ.setdefault("CLIPPO_DESKTOP_LOG_DIR", tempfile.mkdtemp(prefix="clippo-test-logs-"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CLIPPO_SHARED", REPO.parent / "shared"))

@@ -54,25 +54,26 @@ def _set_rng(state: str, *gens: np.random.Generator) -> None:
 
 
 def train(run: Path, cfg: DistillConfig, *, minutes: float, steps: int | None = None, threads: int = 1,
-          cache: Path | None = None, fresh: bool = False) -> dict:
+          cache: Path | None = None, fresh: bool = False, device: str = "cpu") -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(cfg.seed)
     cache = build_cache(cache, threads)
     run.mkdir(parents=True, exist_ok=True)
     last = run / "checkpoints" / "last.pt"
-    state = None if fresh or not last.exists() else torch.load(last, weights_only=True)
+    state = None if fresh or not last.exists() else torch.load(last, weights_only=True, map_location="cpu")
     if state is not None:
         cfg = DistillConfig(**state["config"])
     (run / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
     rows, emb = load_corpus(cache)
     single = [r["text"] for r in rows if r["level"] != "caption"]
     charset = Charset(state["charset"]) if state else Charset.from_texts(single)
-    model = build_student(cache, len(charset))
+    model = build_student(cache, len(charset)).to(device)
     settings = RendererSettings(image_size=cfg.image_size)
     train_classes = model.train_classes.tolist()
     texts = TextSampler(rows, emb, settings, charset, {c: i for i, c in enumerate(train_classes)},
                         cfg.full_canvas, cfg.seed)
     photos = photo_targets(cache)
+    # parameters are grouped before loading so the optimiser state maps one to one
     trunk = [p for n, p in model.named_parameters() if n.split(".")[0] in ("stem", "blocks", "head")]
     rest = [p for n, p in model.named_parameters() if n.split(".")[0] not in ("stem", "blocks", "head")]
     opt = torch.optim.AdamW([{"params": trunk, "lr": cfg.lr * cfg.trunk_lr_mult},
@@ -162,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--cache", type=Path, default=None)
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (one GPU; rendering stays on the CPU)")
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     args = ap.parse_args(argv)
     cfg = DistillConfig()
@@ -173,5 +175,5 @@ def main(argv: list[str] | None = None) -> int:
         cast = {"int": int, "float": float, "str": str}[str(types[key]).replace("<class '", "").rstrip("'>")]
         cfg = dataclasses.replace(cfg, **{key: cast(value)})
     print(train(args.out, cfg, minutes=args.minutes, steps=args.steps, threads=args.threads,
-                cache=args.cache, fresh=args.fresh))
+                cache=args.cache, fresh=args.fresh, device=args.device))
     return 0

@@ -61,16 +61,20 @@ def score(metrics: dict[str, float]) -> float:
     return sum(metrics.get(k, 0.0) for k in ("q_imagenet_en_r1", "q_coco_t2i_r10", "q_m30k_en2de_r1"))
 
 
-def to_input(pixels: np.ndarray | torch.Tensor) -> torch.Tensor:
-    x = torch.as_tensor(np.ascontiguousarray(pixels)).float()
+def to_input(pixels: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    x = torch.as_tensor(np.ascontiguousarray(pixels)).to(device).float()
     return x / 127.5 - 1.0  # uint8 -> [-1, 1]
 
 
-def resize_photos(crops: list[np.ndarray], size: int) -> torch.Tensor:
+def _device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def resize_photos(crops: list[np.ndarray], size: int, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 crops (h, w, 3) -> float (B, size, size, 3) in [-1, 1], antialiased bilinear."""
     out = []
     for c in crops:
-        x = torch.from_numpy(np.ascontiguousarray(c)).float().permute(2, 0, 1)[None]  # (1, 3, h, w)
+        x = torch.from_numpy(np.ascontiguousarray(c)).to(device).float().permute(2, 0, 1)[None]  # (1,3,h,w)
         out.append(F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False))
     return (torch.cat(out).permute(0, 2, 3, 1) / 127.5 - 1.0).clamp(-1, 1)
 
@@ -95,7 +99,7 @@ class StudentEmbedder:
 
     @torch.no_grad()
     def _embed(self, x: torch.Tensor) -> np.ndarray:
-        return self.model(x)["embedding"].numpy()
+        return self.model(x.to(_device(self.model)))["embedding"].float().cpu().numpy()
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         out = [self._embed(to_input(render_texts(texts[i:i + self.batch], self.settings)))
@@ -150,24 +154,25 @@ def photo_targets(cache: Path) -> PhotoSampler:
 
 def info_nce(a: torch.Tensor, b: torch.Tensor, temp: float = 0.05) -> torch.Tensor:
     logits = a @ b.T / temp  # (n, n)
-    labels = torch.arange(len(a))
+    labels = torch.arange(len(a), device=a.device)
     return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
 
 
 def text_loss(model: Student, tb, cfg: DistillConfig) -> tuple[torch.Tensor, dict[str, float]]:
-    out = model(to_input(tb.pixels), chars=cfg.w_chars > 0)
-    z, t = out["embedding"], torch.from_numpy(tb.target)
+    dev = _device(model)
+    out = model(to_input(tb.pixels, dev), chars=cfg.w_chars > 0)
+    z, t = out["embedding"], torch.from_numpy(tb.target).to(dev)
     t = F.normalize(t, dim=-1)
     parts = {"reg": (1 - (z * t).sum(-1)).mean(), "con": info_nce(z, t)}
-    pair = torch.from_numpy(tb.pair)
-    first = torch.nonzero(pair > torch.arange(len(pair))).flatten()
+    pair = torch.from_numpy(tb.pair).to(dev)
+    first = torch.nonzero(pair > torch.arange(len(pair), device=dev)).flatten()
     if len(first) >= 2:
         parts["tr"] = info_nce(z[first], z[pair[first]])
-    cls = torch.from_numpy(tb.cls)
+    cls = torch.from_numpy(tb.cls).to(dev)
     if (cls >= 0).any():
         parts["cls"] = F.cross_entropy(out["logits"][cls >= 0], cls[cls >= 0])
     if "chars" in out and (tb.chars >= 0).any():
-        parts["chars"] = F.cross_entropy(out["chars"], torch.from_numpy(tb.chars), ignore_index=-100)
+        parts["chars"] = F.cross_entropy(out["chars"], torch.from_numpy(tb.chars).to(dev), ignore_index=-100)
     weights = {"reg": cfg.w_reg, "con": cfg.w_con, "tr": cfg.w_tr, "cls": cfg.w_cls, "chars": cfg.w_chars}
     loss = sum(weights[k] * v for k, v in parts.items())
     return loss, {f"t_{k}": v.item() for k, v in parts.items()}
@@ -175,9 +180,10 @@ def text_loss(model: Student, tb, cfg: DistillConfig) -> tuple[torch.Tensor, dic
 
 def photo_loss(model: Student, batch, cfg: DistillConfig) -> tuple[torch.Tensor, dict[str, float]]:
     crops, targets, probs = batch
-    out = model(resize_photos(crops, cfg.image_size))
-    reg = (1 - (out["embedding"] * torch.from_numpy(targets)).sum(-1)).mean()
-    kl = F.kl_div(out["logits"].log_softmax(-1), torch.from_numpy(probs), reduction="batchmean")
+    dev = _device(model)
+    out = model(resize_photos(crops, cfg.image_size, dev))
+    reg = (1 - (out["embedding"] * torch.from_numpy(targets).to(dev)).sum(-1)).mean()
+    kl = F.kl_div(out["logits"].log_softmax(-1), torch.from_numpy(probs).to(dev), reduction="batchmean")
     return cfg.w_photo * reg + cfg.w_kl * kl, {"p_reg": reg.item(), "p_kl": kl.item()}
 
 
@@ -185,7 +191,7 @@ def load_student(run: Path, which: str = "best"):
     path = run / "checkpoints" / f"{which}.pt"
     if not path.exists():
         path = run / "checkpoints" / "last.pt"
-    state = torch.load(path, weights_only=True)
+    state = torch.load(path, weights_only=True, map_location="cpu")
     cfg = DistillConfig(**state["config"])
     model = build_student(Path(state["cache"]), int(state["n_chars"]))
     model.load_state_dict(state["model"])
