@@ -126,9 +126,9 @@ def parse_spec(spec: str, templates: Sequence[str] = ("a photo of a {}",)) -> li
                          "Use captions:DIR, manifest:FILE, classes:DIR, sentences:FILE or parallel:FA,FB.")
     if kind == "parallel":
         a, _, b = arg.partition(",")
-        paths = [Path(a), Path(b)]
+        paths = [Path(a).expanduser(), Path(b).expanduser()]
     else:
-        paths = [Path(arg)]
+        paths = [Path(arg).expanduser()]  # `captions:~/Pictures`: the shell does not expand it
     for p in paths:
         if not p.exists():
             raise UsageError(f"Data spec {spec!r}: {p} does not exist.")
