@@ -117,6 +117,8 @@ def main() -> int:
     ap.add_argument("--sample-s", type=float, default=5.0)
     ap.add_argument("--slope-limit", type=float, default=3.0, help="MB/min allowed")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--reuse", action="store_true",
+                    help="keep the library and data dir of a previous run (incremental index)")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/clippo-soak"))
     ap.add_argument("--golden", type=Path,
                     default=REPO.parent / "shared" / "golden" / "clippo_ti16_golden_params.npz")
@@ -133,11 +135,12 @@ def main() -> int:
     root = args.workdir / f"photos-{args.photos}"
     t = time.monotonic()
     sampler.phase = "generate"
-    make_library(root, args.photos)
-    gen_s = time.monotonic() - t
     data = args.workdir / f"data-{args.photos}"
-    shutil.rmtree(data, ignore_errors=True)
-    import_checkpoint(args.golden, "golden", ModelRegistry(data))
+    if not (args.reuse and (data / "catalog.db").is_file()):
+        make_library(root, args.photos)
+        shutil.rmtree(data, ignore_errors=True)
+        import_checkpoint(args.golden, "golden", ModelRegistry(data))
+    gen_s = time.monotonic() - t
     print(f"generated {args.photos} photos in {gen_s:.0f} s", flush=True)
 
     sampler.phase = "index"
@@ -165,7 +168,7 @@ def main() -> int:
     sampler.phase = "soak"
     soak_start = time.monotonic()
     cycles = checked = stale = searches = lagged = 0
-    serial = args.photos
+    serial = args.photos + 10_000_000 * int(time.time() % 100)   # fresh names on --reuse
     while time.monotonic() - soak_start < args.minutes * 60:
         searcher.search(rng.choice(QUERIES), top=20)                # while nothing moves
         searches += 1

@@ -18,6 +18,7 @@ For each target (a whole root, or a folder/file inside one, as the watcher asks 
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import threading
@@ -87,6 +88,16 @@ def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix.rstrip(os.sep) + os.sep)
 
 
+def _keys_under(keys: list[str], prefix: str) -> list[str]:
+    """The sorted paths `_under(path, prefix)`: `prefix` itself and one contiguous run below it."""
+    out = [prefix] if (i := bisect.bisect_left(keys, prefix)) < len(keys) and keys[i] == prefix \
+        else []
+    base = prefix.rstrip(os.sep) + os.sep
+    lo = bisect.bisect_left(keys, base)
+    hi = bisect.bisect_left(keys, base[:-1] + chr(ord(os.sep) + 1))
+    return out + keys[lo:hi]
+
+
 def _looks_unmounted(root: str, known: dict) -> bool:
     """An empty root folder while the catalog has photos there: a drive that is not mounted."""
     if not known:
@@ -112,6 +123,7 @@ class Indexer:
         self.cancel = cancel or threading.Event()
         self.summary = IndexSummary()
         self._hashes: dict[str, str] = {}
+        self._known: dict[int, tuple[dict[str, PhotoState], list[str]]] = {}
 
     def _report(self, phase: str, found: int, done: int = 0, failed: int = 0, total: int = 0,
                 started: float | None = None) -> None:
@@ -159,7 +171,12 @@ class Indexer:
 
     def _scan_target(self, target: Target, plan: _Plan) -> None:
         root = target.root
-        known = self.catalog.photos_under_root(root.id)
+        # One catalog read per root and run: the watcher passes one target per changed path,
+        # and re-reading a 100k-photo root for each of 1,000 events took minutes.
+        if root.id not in self._known:
+            rows = self.catalog.photos_under_root(root.id)
+            self._known[root.id] = (rows, sorted(rows))
+        known, keys = self._known[root.id]
         if not os.path.isdir(root.path) or (target.sub is None and _looks_unmounted(root.path, known)):
             if root.online:
                 log.warning("library folder %s is missing; marking it offline (its photos are "
@@ -172,7 +189,7 @@ class Indexer:
             self.catalog.set_root_online(root.id, True)
         top = target.sub or root.path
         if target.sub is not None:
-            known = {p: s for p, s in known.items() if _under(p, target.sub)}
+            known = {p: known[p] for p in _keys_under(keys, target.sub)}
         found = scan(top, cancel=self.cancel,
                      on_found=lambda n: self._report("scanning", plan.found + n))
         if found.cancelled:

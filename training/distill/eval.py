@@ -151,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--teacher", action="store_true", help="evaluate the label bridge; write teacher_metrics.json")
     g.add_argument("--run", type=Path, help="a distillation run folder (its best checkpoint)")
     g.add_argument("--model", help="an installed model package (ONNX, as the app runs it)")
+    ap.add_argument("--which", default="best", choices=("best", "last"), help="checkpoint of --run")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--probe", action="store_true", help="add the reading probe (training words vs unseen words)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", type=Path, help="also write the student's metrics here")
     args = ap.parse_args(argv)
@@ -170,21 +172,57 @@ def main(argv: list[str] | None = None) -> int:
     if args.run:
         from .train import StudentEmbedder
 
-        emb, name = StudentEmbedder.from_run(args.run), str(args.run)
+        emb, name = StudentEmbedder.from_run(args.run, args.which), f"{args.run.name}:{args.which}"
     else:
         from clippo_desktop.engine.models import ModelRegistry
         from clippo_desktop.engine.paths import resolve_data_dir
 
         emb, name = ModelRegistry(resolve_data_dir()).get(args.model), args.model
     res = evaluate(emb, quick=args.quick, log=log)
+    if args.run and args.probe:
+        res.update(reading_probe(emb))
     if args.json:
         from clippo_desktop.engine.atomic import write_text_atomic
 
         write_text_atomic(args.json, json.dumps(res, indent=1, sort_keys=True) + "\n")
     teacher = {k: v for k, v in teacher_metrics().items() if k in res}
-    print(format_table({"chance": chance(args.quick), "teacher": teacher, name[-9:]: res}))
+    print(format_table({"chance": chance(args.quick), "teacher": teacher, "student": res}))
+    print(f"student = {name}")
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def reading_probe(embedder: Embedder, cache: Path | None = None, n: int = 300, seed: int = 0) -> dict[str, float]:
+    """Does the student read at all? Rendered word -> its teacher embedding among n, R@1/R@10.
+
+    `seen`: n curriculum words (training texts); `unseen`: n frequent Multi30k *val* words that
+    are not in the curriculum (nor held-out names). Chance is 1/n and 10/n. A training-time
+    diagnostic: it needs the text teacher.
+    """
+    import re
+    from collections import Counter
+
+    from .targets import load_corpus
+    from .teachers import TextTeacher
+
+    rows, emb = load_corpus(Path(cache or sources.cache_dir()))
+    rng = np.random.default_rng(seed)
+    words = [i for i, r in enumerate(rows) if r["level"] == "word" and r["lang"] in ("en", "de", "fr")]
+    seen = rng.choice(words, n, replace=False)
+    known = {r["text"].lower() for r in rows}
+    held = sources.HeldOutFilter(sources.held_out_names())
+    counts = Counter(w.lower() for lang in ("en", "de", "fr") for line in sources.multi30k("val", lang)
+                     for w in re.findall(r"[^\W\d_]{3,}", line))
+    unseen = [w for w, _ in counts.most_common() if w not in known and not held(w)][:n]
+    out = {}
+    for name, texts, target in (("seen", [rows[i]["text"] for i in seen], emb[seen].astype(np.float32)),
+                                ("unseen", unseen, TextTeacher().encode(unseen))):
+        target = target / np.linalg.norm(target, axis=1, keepdims=True)
+        z = embedder.encode_texts(list(texts))
+        r = recall(z @ target.T, np.eye(len(texts), dtype=bool), (1, 10))
+        out.update({f"read_{name}_r1": r[1], f"read_{name}_r10": r[10]})
+    out["read_chance_r1"], out["read_chance_r10"] = 1 / n, 10 / n
+    return out
