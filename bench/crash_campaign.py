@@ -5,8 +5,8 @@ Run: python bench/crash_campaign.py [--kills 30] [--photos 80] [--seed 1] [--wor
 Writes bench/results/crash_campaign.json and prints one line per kill.
 
 Kill points are spread over every phase of a run:
-  scanning   the child is killed while it holds a directory of the photo tree open (polled in
-             /proc/PID/fd; the tree has ~12k non-photo files in 400 folders, so the walk lasts);
+  scanning   the scanner's hook (CLIPPO_TEST_KILL_AT="scan:K") kills the child at a random
+             folder K of the walk (the tree has ~12k non-photo files in 400 folders);
   decoded, encoded, commit, committed, save
              the pipeline's own hook (CLIPPO_TEST_KILL_AT="PHASE:K") at a random batch K;
   random     a timer SIGKILLs the child at a uniformly random moment of a normal run.
@@ -74,34 +74,6 @@ def cli(data_dir: Path, photo_dir: Path, extra_env: dict | None = None) -> subpr
     return subprocess.Popen([sys.executable, "-m", "clippo_desktop", "--data-dir", str(data_dir),
                              "--index", str(photo_dir), "--json"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def _holds_dir_under(pid: int, root: str) -> bool:
-    """True while process `pid` has a directory under `root` open (the scanner's scandir)."""
-    fd_dir = f"/proc/{pid}/fd"
-    try:
-        names = os.listdir(fd_dir)
-    except OSError:
-        return False
-    for name in names:
-        try:
-            target = os.readlink(f"{fd_dir}/{name}")
-        except OSError:
-            continue
-        if target.startswith(root) and os.path.isdir(target):
-            return True
-    return False
-
-
-def kill_while_scanning(proc: subprocess.Popen, root: Path, timeout: float = 120) -> bool:
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        if _holds_dir_under(proc.pid, str(root)):
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return True
-        time.sleep(0.001)
-    return False
 
 
 def kill_after(proc: subprocess.Popen, seconds: float) -> bool:
@@ -181,8 +153,11 @@ def run_point(kind: str, rng: random.Random, data_dir: Path, photo_dir: Path,
         proc.wait()
         killed, detail = proc.returncode == -signal.SIGKILL, f"batch {batch}"
     elif kind == "scanning":
-        proc = cli(data_dir, photo_dir)
-        killed, detail = kill_while_scanning(proc, photo_dir), "dir fd open"
+        folders = 1 + sum(1 for p in photo_dir.rglob("*") if p.is_dir())
+        k = rng.randint(1, folders)
+        proc = cli(data_dir, photo_dir, {"CLIPPO_TEST_KILL_AT": f"scan:{k}"})
+        proc.wait()
+        killed, detail = proc.returncode == -signal.SIGKILL, f"folder {k} of {folders}"
     else:
         t = rng.uniform(0.2, full_run_s)
         proc = cli(data_dir, photo_dir)

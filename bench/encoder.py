@@ -96,7 +96,7 @@ def _time_once(fn) -> float:
 def child_engine(cfg: dict) -> dict:
     threads, kind = cfg["threads"], cfg["kind"]
     rng = np.random.default_rng(0)
-    probe = np.load(cfg["probe"])  # (P, 224, 224, 3) float32, photos then texts
+    probe = np.load(cfg["probe"], allow_pickle=False)  # (P, 224, 224, 3) float32, photos then texts
     t0 = time.perf_counter()
     if kind == "torch":
         import torch
@@ -106,7 +106,7 @@ def child_engine(cfg: dict) -> dict:
 
         torch.set_num_threads(threads)
         model = ClippoTower(ViTArch.from_dict(cfg["arch"])).eval()
-        with np.load(cfg["params"]) as f:
+        with np.load(cfg["params"], allow_pickle=False) as f:
             model.load_bigvision_params({k: f[k] for k in f.files})
 
         def run(x):
@@ -230,7 +230,7 @@ def main() -> None:
                 row["gflops"] = row["images_per_s"] * model["gflops_per_image"]
                 row["pct_of_peak"] = 100 * row["gflops"] / peak
             results[label] = {**res, "peak_gflops_before": peak}
-            embs[label] = np.load(cfg["emb_out"])
+            embs[label] = np.load(cfg["emb_out"], allow_pickle=False)
         inter = spawn("interleaved", {"threads": args.threads, "batch": 8, "budget": args.budget * 2,
                                       "fp32": str(tmp / "fp32.onnx"), "int8": str(tmp / "int8.onnx")})
         peak2 = {t: spawn("peak", {"threads": t}) for t in (1, 2)}

@@ -12,7 +12,8 @@ the run. Cancellation stops after the current batch, with everything before it c
 Test hook (crash tests only): CLIPPO_TEST_KILL_AT="PHASE:K" SIGKILLs this process at batch K
 (1-based) in PHASE: "decoded", "encoded", "commit" (inside the catalog transaction, before
 COMMIT), "committed" (before the vector index is updated/saved), "save" (inside the index
-save, at its atomic rename). Unset in normal use: then it costs one dict lookup per batch.
+save, at its atomic rename). "scan:K" (in engine/scanner.py) kills at the K-th folder walked.
+Unset in normal use: then it costs one dict lookup per batch.
 """
 
 from __future__ import annotations

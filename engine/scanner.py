@@ -12,6 +12,7 @@ path gives), and the catalog stores them losslessly through `os.fsencode`.
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import threading
 from dataclasses import dataclass, field
@@ -62,6 +63,12 @@ def _folder_reason(exc: OSError) -> str:
     return f"cannot read folder: {exc.strerror or exc}"
 
 
+def _scan_kill_point() -> int:
+    """Crash-test hook: CLIPPO_TEST_KILL_AT="scan:K" SIGKILLs the process at the K-th folder."""
+    phase, _, k = os.environ.get("CLIPPO_TEST_KILL_AT", "").partition(":")
+    return int(k) if phase == "scan" and k.isdigit() else -1
+
+
 def scan(top: str | os.PathLike, *, cancel: threading.Event | None = None,
          on_found: Callable[[int], None] | None = None) -> ScanResult:
     """Every supported file under `top` (a folder, or a single file), sorted by path.
@@ -84,11 +91,15 @@ def scan(top: str | os.PathLike, *, cancel: threading.Event | None = None,
         return result
     seen = {(top_st.st_dev, top_st.st_ino)}
     stack = [top]
+    kill_at, walked = _scan_kill_point(), 0
     while stack:
         if cancel is not None and cancel.is_set():
             result.cancelled = True
             break
         folder = stack.pop()
+        walked += 1
+        if walked == kill_at:            # crash tests only (see engine/pipeline.py)
+            os.kill(os.getpid(), signal.SIGKILL)
         try:
             with os.scandir(folder) as it:
                 entries = list(it)
