@@ -191,9 +191,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
-
 
 def reading_probe(embedder: Embedder, cache: Path | None = None, n: int = 300, seed: int = 0) -> dict[str, float]:
     """Does the student read at all? Rendered word -> its teacher embedding among n, R@1/R@10.
@@ -226,3 +223,7 @@ def reading_probe(embedder: Embedder, cache: Path | None = None, n: int = 300, s
         out.update({f"read_{name}_r1": r[1], f"read_{name}_r10": r[10]})
     out["read_chance_r1"], out["read_chance_r10"] = 1 / n, 10 / n
     return out
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
