@@ -110,17 +110,10 @@ def download(url: str, dest: Path, *, expected_size: int | None = None, sha256: 
                 break  # we already have everything
             raise DownloadError(f"Download of {url} failed: HTTP {exc.code} {exc.reason}.",
                                 "Check the name or URL and your connection.") from exc
-        except OSError as exc:
+        except (OSError, http.client.HTTPException, socket.timeout) as exc:
             if getattr(exc, "errno", None) == 28:
                 raise StorageFullError(f"The disk filled up while downloading to {part}.",
                                        "Free some space; the download resumes where it stopped.") from exc
-            attempt += 1
-            if attempt > retries:
-                raise DownloadError(f"Download of {url} kept failing ({exc}).",
-                                    "Check your connection and run the same command again: it resumes.") from exc
-            log.warning("download interrupted (%s); resuming (try %d of %d)", exc, attempt, retries)
-            time.sleep(backoff * attempt)
-        except (http.client.HTTPException, socket.timeout) as exc:
             attempt += 1
             if attempt > retries:
                 raise DownloadError(f"Download of {url} kept failing ({exc}).",
