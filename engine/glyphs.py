@@ -22,7 +22,6 @@ import argparse
 import hashlib
 import os
 import sys
-import tempfile
 import threading
 from dataclasses import dataclass
 from importlib import resources
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_write
 from .errors import ModelIntegrityError
 
 BMP_FILE = "unifont-9.0.06.hex"
@@ -140,18 +140,9 @@ def build_table(fonts_dir: Path, *, check_sha256: bool = True) -> dict[str, np.n
 
 def write_table(arrays: dict[str, np.ndarray], dest: Path) -> None:
     """Write the packed table atomically (temp file in the same folder, fsync, replace)."""
-    dest = Path(dest)
-    fd, tmp = tempfile.mkstemp(prefix=dest.name, suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(dest) as f:
+        np.savez(f, **arrays)
+    os.chmod(dest, 0o644)  # a shipped resource: readable by everyone, unlike private temp files
 
 
 def shipped_table_path() -> Path:
