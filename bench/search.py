@@ -72,15 +72,11 @@ def build(data_dir: Path, n: int) -> None:
 
 
 def measure_warm(data_dir: Path) -> dict:
-    from clippo_desktop.engine.cli_search import open_index
-    from clippo_desktop.engine.catalog import Catalog
-    from clippo_desktop.engine.models import ModelRegistry
-    from clippo_desktop.engine.search import Searcher
+    from clippo_desktop.engine.library import Library
 
-    model = ModelRegistry(data_dir).get("golden")
-    catalog = Catalog.open(data_dir / "catalog.db")
-    index = open_index(catalog, model, data_dir)
-    searcher = Searcher(catalog, index, model)
+    lib = Library.open(data_dir, model="golden", writer=False)
+    model, catalog = lib.model, lib.catalog
+    searcher = lib.searcher()
     enc = model.encoder()
     pixels = np.random.default_rng(1).integers(0, 256, (1, 224, 224, 3), dtype=np.uint8)
     for _ in range(3):
@@ -102,12 +98,13 @@ def measure_warm(data_dir: Path) -> dict:
         t = time.perf_counter()
         searcher.search(text, top=20, folder="/bench/photos/07", after="2016-01-01")
         filtered_ms.append((time.perf_counter() - t) * 1e3)
-    catalog.close()
+    hnsw = len(lib.vectors) > lib.vectors.exact_threshold
+    lib.close()
     med = statistics.median
     return {"encoder_1img_ms": round(med(enc_ms), 1), "warm_text_ms": round(med(warm_ms), 1),
             "warm_text_p90_ms": round(float(np.percentile(warm_ms, 90)), 1),
             "cached_ms": round(med(cached_ms), 2), "filtered_ms": round(med(filtered_ms), 1),
-            "hnsw": len(index) > index.exact_threshold}
+            "hnsw": hnsw}
 
 
 def measure_cold(data_dir: Path, runs: int = 3) -> float:

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import LibraryLockedError, UsageError
+from .errors import LibraryLockedError
 from .paths import resolve_data_dir
 
 
@@ -93,20 +93,6 @@ def open_view(args, *, need_catalog: bool = True) -> LibraryView:
     except BaseException:
         lib.close()
         raise
-
-
-def open_index(catalog, model, data_dir: Path):
-    """The model's vector index where engine.library keeps it (for tests and benchmarks)."""
-    from .library import vector_dir
-    from .vectors import VectorIndex
-
-    model_id = model.model_id()
-    row = next((m.id for m in catalog.list_models() if m.model_id == model_id), None)
-    if row is None:
-        raise UsageError(f"The library has no photos indexed with model {model.name!r}.",
-                         f"Index them: clippo-desktop --index DIR --model {model.name}")
-    return VectorIndex.open(vector_dir(data_dir, model_id), catalog.index_generation(row),
-                            lambda: catalog.load_all_vectors(row))
 
 
 # ---- output helpers --------------------------------------------------------------------------

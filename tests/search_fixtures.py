@@ -40,12 +40,11 @@ class Lib:
     extra: dict = field(default_factory=dict)
 
     def open(self):
-        """(catalog, index) opened the way the CLI opens them."""
-        from clippo_desktop.engine.catalog import Catalog
-        from clippo_desktop.engine.cli_search import open_index
+        """(catalog, index) opened the way the CLI opens them: a read-only Library."""
+        from clippo_desktop.engine.library import Library
 
-        catalog = Catalog.open(self.data_dir / "catalog.db")
-        return catalog, open_index(catalog, self.model, self.data_dir)
+        lib = Library.open(self.data_dir, model=self.model.name, writer=False)
+        return lib.catalog, lib.vectors
 
 
 def _save_with_date(src: Path, dst: Path, when: str | None) -> None:
