@@ -88,10 +88,12 @@ def cmd_import(args) -> int:
     from .model_import import import_checkpoint
 
     with Spinner(f"Importing {args.file.name}") as spin:
-        model = import_checkpoint(args.file, args.name, registry_for(args), replace=args.replace,
+        registry = registry_for(args)
+        model = import_checkpoint(args.file, args.name, registry, replace=args.replace,
                                   preprocess=args.preprocess, progress=spin.update)
-    print(f"Installed model {model.name!r} ({model.manifest.architecture.width}-wide, "
+    print(f"Installed model {model.name!r} ({model.manifest.architecture.summary()}, "
           f"{model.dim}-d, default variant {model.manifest.default_variant}) at {model.path}")
+    _hint_if_not_default(registry, model.name)
     return 0
 
 
@@ -110,7 +112,15 @@ def cmd_fetch(args) -> int:
     if not args.keep:
         dest.unlink(missing_ok=True)
     print(f"Installed model {model.name!r} at {model.path}")
+    _hint_if_not_default(registry, model.name)
     return 0
+
+
+def _hint_if_not_default(registry, name: str) -> None:
+    """A new model does not displace a bundled or chosen default; say how to switch."""
+    current = _default_name(registry)
+    if current not in (None, name):
+        print(f"The default model is still {current!r}; to use this one: clippo-desktop model default {name}")
 
 
 def cmd_install(args) -> int:
@@ -120,17 +130,27 @@ def cmd_install(args) -> int:
     elif (path / "checkpoints").is_dir() and not (path / "manifest.json").is_file():
         raise UsageError(f"{path} is a training run without an exported package.",
                          f"Export it first: python -m clippo_desktop.training.export {path}")
-    model = registry_for(args).install_package(path, args.name)
+    registry = registry_for(args)
+    model = registry.install_package(path, args.name)
     print(f"Installed model {model.name!r} at {model.path}")
+    _hint_if_not_default(registry, model.name)
     return 0
 
 
 def _model_summary(m, default_name: str | None) -> dict:
-    man = m.manifest
-    return {"name": m.name, "default": m.name == default_name, "bundled": m.bundled,
-            "dim": m.dim, "variant": man.default_variant, "width": man.architecture.width,
-            "depth": man.architecture.depth, "patch": man.architecture.patch_size,
-            "preprocess": man.preprocess, "license": man.license, "path": str(m.path)}
+    man, arch = m.manifest, m.manifest.architecture
+    row = {"name": m.name, "default": m.name == default_name, "bundled": m.bundled,
+           "dim": m.dim, "variant": man.default_variant, "kind": arch.kind,
+           "image_size": arch.image_size, "grid": arch.grid}
+    if arch.kind == "vit":
+        row.update(width=arch.width, depth=arch.depth, patch=arch.patch_size)
+    return {**row, "preprocess": man.preprocess, "license": man.license, "path": str(m.path)}
+
+
+def _arch_column(row: dict) -> str:
+    if row["kind"] == "vit":
+        return f"ViT w{row['width']} d{row['depth']}/{row['patch']}"
+    return f"ONNX {row['grid']}x{row['grid']}"
 
 
 def _default_name(registry) -> str | None:
@@ -155,8 +175,7 @@ def cmd_list(args) -> int:
     for r in rows:
         mark = "*" if r["default"] else " "
         where = "bundled" if r["bundled"] else "installed"
-        print(f"{mark} {r['name']:<36} {r['dim']:>4}-d  ViT w{r['width']} d{r['depth']}/{r['patch']}  "
-              f"{r['variant']:<4}  {where}")
+        print(f"{mark} {r['name']:<36} {r['dim']:>4}-d  {_arch_column(r):<15}  {r['variant']:<4}  {where}")
     return 0
 
 

@@ -1,7 +1,8 @@
 """The model manifest: what a model package is, as data.
 
-A model package is a folder with `manifest.json`, the fp32 ONNX graph, an int8 variant and the
-canonical weights. The manifest says everything the app must not hard-code: the architecture,
+A model package is a folder with `manifest.json`, the fp32 ONNX graph, usually an int8 variant
+and, for a ViT, the canonical weights (`weights.npz`, for fine-tuning; a prebuilt ONNX model has
+none). The manifest says everything the app must not hard-code: the architecture,
 embedding size, renderer settings (with the font's sha256), the preprocessing mode, prompt
 templates, temperature, licence, provenance and a checksum for every file. Unknown preprocessing
 modes, unsafe file names and unknown format versions are refused by name.
@@ -16,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .architecture import ViTArch
+from .architecture import Architecture, architecture_from_dict
 from .atomic import write_text_atomic
 from .errors import ModelIntegrityError
 
@@ -51,7 +52,7 @@ class FileEntry:
 @dataclass(frozen=True)
 class Manifest:
     name: str
-    architecture: ViTArch
+    architecture: Architecture
     embedding_dim: int
     temperature: float
     renderer: dict
@@ -83,6 +84,10 @@ class Manifest:
             if not _SAFE_FILE.match(name) or name in (".", ".."):
                 raise ModelIntegrityError(f"The {where} lists an unsafe file name {name!r}.",
                                           "Do not install this model; it may try to escape its folder.")
+        if self.embedding_dim != self.architecture.embed_dim:
+            raise ModelIntegrityError(f"The {where} says embedding_dim {self.embedding_dim}, but its "
+                                      f"architecture embeds into {self.architecture.embed_dim}.",
+                                      "Re-import or re-build the model package.")
         if VARIANT_FILES[self.default_variant] not in self.files:
             raise ModelIntegrityError(f"The {where} has no file for its default variant.",
                                       "Re-import the model.")
@@ -105,7 +110,7 @@ class Manifest:
     def from_dict(cls, d: dict, where: str = "manifest") -> "Manifest":
         try:
             d = dict(d)
-            d["architecture"] = ViTArch.from_dict(d["architecture"])
+            d["architecture"] = architecture_from_dict(d["architecture"])
             d["files"] = {k: FileEntry(**v) for k, v in d["files"].items()}
             d["prompt_templates"] = tuple(d.get("prompt_templates", DEFAULT_PROMPT_TEMPLATES))
             known = {f.name for f in dataclasses.fields(cls)}

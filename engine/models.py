@@ -1,6 +1,8 @@
 """The model registry: installed and bundled model packages, and the active default.
 
-Installed models live in `<data dir>/models/<name>/`; bundled ones ship in `resources/models/`.
+Installed models live in `<data dir>/models/<name>/`; bundled ones ship read-only in
+`resources/models/` (`$CLIPPO_DESKTOP_BUNDLED_MODELS` overrides it, see paths.py), and a bundled
+manifest with `is_default` is the active model of a fresh install, with no download.
 Installing copies into a hidden temp folder, verifies every checksum, then renames it into place,
 so a crash or a bad file never leaves a half-installed model. Names are restricted so a model
 name can never escape the models folder.
@@ -8,6 +10,7 @@ name can never escape the models folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -21,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_text_atomic
-from .errors import ModelExistsError, ModelIntegrityError, ModelNotFoundError, UsageError
+from .errors import (ModelExistsError, ModelIntegrityError, ModelNotFoundError, ReadOnlyError,
+                     UsageError)
 from .manifest import Manifest
-from .paths import resources_dir
+from .paths import bundled_models_dir
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -113,7 +117,7 @@ class ModelRegistry:
     def __init__(self, data_dir: Path, bundled_dir: Path | None = None):
         self.data_dir = Path(data_dir)
         self.models_dir = self.data_dir / "models"
-        self.bundled_dir = Path(bundled_dir) if bundled_dir else resources_dir() / "models"
+        self.bundled_dir = Path(bundled_dir) if bundled_dir else bundled_models_dir()
         self._cache: dict[Path, InstalledModel] = {}
 
     # -- listing -----------------------------------------------------------------------------
@@ -215,8 +219,6 @@ class ModelRegistry:
                 for fname in [*manifest.files, "manifest.json"]:
                     shutil.copy2(src_dir / fname, staging / fname)
             if name != manifest.name:
-                import dataclasses
-
                 dataclasses.replace(manifest, name=name).save(staging)
             Manifest.load(staging).verify_all(staging)
             if final.exists():
@@ -228,6 +230,19 @@ class ModelRegistry:
             raise
         self._cache.pop(final.resolve(), None)
         log.info("installed model %s at %s", name, final)
+        return self.get(name)
+
+    def record_metrics(self, name: str, metrics: dict) -> InstalledModel:
+        """Merge `metrics` into a model's manifest (one atomic write). The ONNX files, and so
+        the model id and every stored embedding, stay as they are. Bundled models are read-only."""
+        model = self.get(name)
+        if model.bundled:
+            raise ReadOnlyError(f"{name!r} is bundled with the app, so its manifest is read-only; "
+                                "the metrics were not recorded.",
+                                "Keep them with --json FILE, or record them in the package before it is bundled.")
+        merged = {**model.manifest.metrics, **metrics}
+        dataclasses.replace(model.manifest, metrics=merged).save(model.path)
+        self._cache.pop(model.path, None)
         return self.get(name)
 
     def remove(self, name: str) -> Path:

@@ -4,6 +4,10 @@ The data directory holds the catalog, vector indexes and installed models. It is
 in this order: the `--data-dir` option, the `CLIPPO_DESKTOP_DATA` environment variable, then
 the operating system's convention (platformdirs: ~/.local/share/clippo-desktop on Linux,
 %LOCALAPPDATA%\\clippo-desktop on Windows, ~/Library/Application Support/clippo-desktop on macOS).
+
+Bundled model packages ship read-only in `resources/models/`; `CLIPPO_DESKTOP_BUNDLED_MODELS`
+points the app at another folder instead (tests use it so they never see, or write into, the
+real bundle; a packager can use it to try a model before shipping it).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import platformdirs
 
 APP_NAME = "clippo-desktop"
 DATA_ENV = "CLIPPO_DESKTOP_DATA"
+BUNDLED_MODELS_ENV = "CLIPPO_DESKTOP_BUNDLED_MODELS"
 
 
 def resolve_data_dir(cli_value: str | os.PathLike | None = None) -> Path:
@@ -40,3 +45,11 @@ def resources_dir() -> Path:
     from clippo_desktop import resources
 
     return Path(resources.__file__).resolve().parent
+
+
+def bundled_models_dir() -> Path:
+    """Where bundled model packages are: `$CLIPPO_DESKTOP_BUNDLED_MODELS`, else resources/models."""
+    env = os.environ.get(BUNDLED_MODELS_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    return resources_dir() / "models"

@@ -12,6 +12,10 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Subprocesses of the CLI must not write into the developer's real log folder.
 os.environ.setdefault("CLIPPO_DESKTOP_LOG_DIR", tempfile.mkdtemp(prefix="clippo-test-logs-"))
+# Tests see no bundled model unless they ask for one (tests/onnx_fixtures.py `bundled_dir`): the
+# real resources/models may hold the shipped default, which would otherwise become every test
+# library's active model.
+os.environ["CLIPPO_DESKTOP_BUNDLED_MODELS"] = tempfile.mkdtemp(prefix="clippo-test-bundled-")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CLIPPO_SHARED", REPO.parent / "shared"))
