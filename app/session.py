@@ -24,7 +24,7 @@ from clippo_desktop.engine.search import SearchResults, Searcher
 from clippo_desktop.engine.tagging import PhotoTags, Tagger
 from clippo_desktop.engine.vocabularies import default_vocabulary, from_labels
 
-from clippo_desktop.engine.explain import Heatmap, explain, grid_for
+from clippo_desktop.engine.explain import Heatmap, explain, explain_grid
 
 # The GUI leaves a core to the event loop: the indexer's encoder gets one thread.
 INDEX_THREADS = 1
@@ -73,11 +73,9 @@ def model_info(m: InstalledModel, active: str | None) -> ModelInfo:
     files = getattr(man, "files", {}) or {}
     variant_file = man.variant_file(None)
     size = getattr(files.get(variant_file), "bytes", 0) or 0
-    arch = man.architecture
     return ModelInfo(m.name, m.name == active, m.bundled, m.dim, int(size), str(man.license or "?"),
                      str((man.provenance or {}).get("source", "?")), variant_file,
-                     f"ViT width {arch.width}, depth {arch.depth}, patch {arch.patch_size}, "
-                     f"{arch.image_size} px")
+                     man.architecture.summary())
 
 
 class LibrarySession:
@@ -219,11 +217,10 @@ class LibrarySession:
     def explain(self, path: str, query: str | None) -> Heatmap:
         lib = self.require()
         model = lib.model
-        size = model.manifest.architecture.image_size
-        pixels = read_photo(path, mode=model.manifest.preprocess, size=size).pixels  # (S,S,3)
-        q = self.searcher().embed(query)[1] if query else None                    # (E,)
-        grid = grid_for(model.manifest.architecture.gflops_per_image())
-        return explain(model.encoder(), pixels, q, grid=grid)
+        arch = model.manifest.architecture
+        pixels = read_photo(path, mode=model.manifest.preprocess, size=arch.image_size).pixels  # (S,S,3)
+        q = self.searcher().embed(query)[1] if query else None                             # (E,)
+        return explain(model.encoder(), pixels, q, grid=explain_grid(arch), patch_grid=arch.grid)
 
     # ---- writing (writer thread) --------------------------------------------------------------
 

@@ -37,6 +37,10 @@ class ModelExistsError(ClippoError):
     """A model with that name is already installed."""
 
 
+class NotFineTunableError(UsageError):
+    """The model is a prebuilt graph without canonical weights, so training cannot start from it."""
+
+
 class ModelIntegrityError(ClippoError):
     """A model package fails its manifest checks (checksum, missing file, bad manifest)."""
 

@@ -6,12 +6,14 @@ once; then G×G copies are embedded in one batch, each with one grid cell painte
 (0 after value scaling, i.e. "no information"). A cell's heat is how much the cosine between
 the photo and the query vector drops when that cell is hidden: relu(s_full - s_cell). Cells the
 match depends on light up; cells whose removal *raises* the score stay dark. The G×G map is
-spread onto the model's patch grid (14×14 for /16 at 224) so the overlay lines up with patches.
+spread onto the model's patch grid (its architecture's `grid`: 14×14 for /16 at 224, 7×7 for a
+prebuilt graph with 49 patches) so the overlay lines up with patches; G never exceeds that grid.
 
 G is 7 (2×2 patches per cell: 50 encodes) for small models and coarser for big ones, so it
 takes ~1-2 s on CPU: Ti/16 ~1 s, S/16 ~3 s at G=5, B/16 ~5 s at G=4. When the query gives no
-signal (every drop <= 0, e.g. the photo is the query), the map falls back to the MAP head's
-attention over patches (the encoder's `patch_attention` output): where the model looked.
+signal (every drop <= 0, e.g. the photo is the query), the map falls back to the encoder's
+`patch_attention` output (the MAP head's attention, or a prebuilt graph's saliency): where the
+model looked.
 
 Plain numpy, no Qt; the window runs it on a worker thread through app/tasks.py.
 """
@@ -22,6 +24,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from .errors import ModelIntegrityError
 
 GREY = 128   # uint8 value that maps to ~0 in [-1, 1]
 
@@ -36,6 +40,11 @@ class Heatmap:
 def grid_for(gflops: float) -> int:
     """Occlusion grid side for a model's cost per image (keeps explain at a few seconds)."""
     return 7 if gflops < 5 else 5 if gflops < 15 else 4
+
+
+def explain_grid(arch) -> int:
+    """Occlusion grid side for an architecture: by its cost, and no finer than its patch grid."""
+    return max(1, min(grid_for(arch.gflops_per_image()), arch.grid))
 
 
 def occluded_batch(pixels: np.ndarray, g: int) -> np.ndarray:
@@ -62,12 +71,20 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / top if top > 1e-12 else np.zeros_like(x)
 
 
-def explain(encoder, pixels: np.ndarray, query: np.ndarray | None, *, grid: int = 7) -> Heatmap:
-    """Heatmap of `query` (unit (E,)) on `pixels` (uint8 (S,S,3), model-preprocessed)."""
+def explain(encoder, pixels: np.ndarray, query: np.ndarray | None, *, grid: int = 7,
+            patch_grid: int | None = None) -> Heatmap:
+    """Heatmap of `query` (unit (E,)) on `pixels` (uint8 (S,S,3), model-preprocessed).
+
+    `patch_grid` is the side of the model's patch grid (its architecture's `grid`); without it,
+    the side is read from the length of the encoder's `patch_attention`, which must be square.
+    """
     emb, attn = encoder.encode_with_attention(pixels[None])          # (1, E), (1, N)
     n = attn.shape[1]
-    side = int(round(math.sqrt(n)))
-    attention = _unit(attn[0][: side * side].reshape(side, side))   # (side, side)
+    side = patch_grid or math.isqrt(n)
+    if side * side != n:
+        raise ModelIntegrityError(f"The model's patch_attention has {n} values, not the {side}x{side} "
+                                  "grid its manifest declares.", "Re-build or re-import the model package.")
+    attention = _unit(attn[0].reshape(side, side))                   # (side, side)
     if query is None:
         return Heatmap(attention, "attention", float("nan"))
     q = np.asarray(query, np.float32).reshape(-1)                    # (E,)

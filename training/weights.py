@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from clippo_desktop.engine.architecture import VARIANTS, ViTArch
-from clippo_desktop.engine.errors import ModelNotFoundError, UsageError
+from clippo_desktop.engine.errors import ModelNotFoundError, NotFineTunableError, UsageError
 
 WEIGHTS_FILE = "weights.npz"
 
@@ -44,6 +44,13 @@ def read_weights_npz(path: Path) -> dict[str, np.ndarray]:
 
 def _from_package(folder: Path) -> InitSpec:
     manifest = json.loads((folder / "manifest.json").read_text("utf-8"))
+    kind = manifest.get("architecture", {}).get("kind", "vit")
+    if kind != ViTArch.kind:
+        raise NotFineTunableError(
+            f"Model {manifest.get('name', folder.name)!r} ({folder}) is a prebuilt ONNX model without "
+            "canonical weights, so it cannot be fine-tuned.",
+            "Fine-tune a ViT model instead: --init Ti/16 (random), a big_vision .npz, or a model "
+            "imported with `clippo-desktop model import`.")
     weights = folder / WEIGHTS_FILE
     if not weights.is_file():
         raise UsageError(f"Model package {folder} has no {WEIGHTS_FILE}, so it cannot be fine-tuned.",
