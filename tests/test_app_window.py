@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QApplication
 from clippo_desktop.app import errors
 from clippo_desktop.engine.errors import ModelIntegrityError
 from tests.app_fixtures import *  # noqa: F401,F403
+from tests.onnx_fixtures import bundled_dir, lite_package  # noqa: F401
 
 LABELS = ["goldfish", "shark", "bird", "dog", "car", "猫", "Hund"]
 
@@ -179,6 +180,16 @@ def test_first_run_without_a_model_says_how_to_import_one(qtbot, open_window, tm
     assert w.empty.title.text() == "No model installed"
     assert "Import a checkpoint" in w.empty.button.text()
     assert not w.search.isEnabled()
+
+
+def test_first_run_with_a_bundled_default_model_asks_for_a_folder_not_for_a_model(qtbot, open_window,
+                                                                                 bundled_dir, tmp_path):  # noqa: F811
+    w = open_window(tmp_path / "fresh-install")
+    assert w.state.model == "lite" and w.state.error is None
+    assert w.empty.title.text() == "Add a folder to search your photos"
+    assert w.empty.model_label.text() == "Active model: lite"
+    assert w.search.isEnabled()
+    assert [(m.name, m.bundled, m.active) for m in w.state.models] == [("lite", True, True)]
 
 
 def test_first_run_with_a_model_but_no_folders_asks_for_a_folder(qtbot, open_window, data_dir):
