@@ -1,12 +1,15 @@
-"""The `clippo-desktop` program: the engine's CLI, plus the two things the engine must not import.
+"""The `clippo-desktop` program: the engine's CLI, plus the things the engine must not import.
 
 With no command it opens the window (PySide6, in `app/`); `train` runs the training module
-(torch, in `training/`). Both are imported only when asked for, so the CLI works without them.
+(torch, in `training/`); `eval` runs the held-out evaluation (`training/package_eval.py`, no
+torch, but training code all the same). Each is imported only when asked for, so the CLI works
+without them.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 
 def _open_window(args) -> int:
@@ -44,6 +47,28 @@ def _run_train(args) -> int:
     return int(train_main(argv) or 0)
 
 
+def _register_eval(sub) -> None:
+    p = sub.add_parser("eval", help="held-out retrieval metrics of a model, beside chance and the "
+                                    "distillation teacher (needs the shared evaluation data)")
+    p.add_argument("--model", help="the model to evaluate (default: the default model)")
+    p.add_argument("--quick", action="store_true",
+                   help="the cheap subset (COCO, English ImageNet names, 100 Multi30k lines)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="also write the report as JSON")
+    p.add_argument("--record", action="store_true", help="store the numbers in the model's manifest")
+    p.set_defaults(func=_run_eval)
+
+
+def _run_eval(args) -> int:
+    try:
+        from clippo_desktop.training.package_eval import run
+    except ImportError as exc:
+        print(f"clippo-desktop: error: the evaluation is not part of this installation ({exc}). "
+              "Run it from a source checkout: python -m pip install -e . && clippo-desktop eval ...",
+              file=sys.stderr)
+        return 1
+    return int(run(args) or 0)
+
+
 def _command_index(argv: list[str]) -> int | None:
     """Index of the first positional word (the command), skipping global options."""
     i = 0
@@ -67,5 +92,5 @@ def main(argv: list[str] | None = None) -> int:
         argv = [*argv[:i], "train", "--", *argv[i + 1:]]
     from clippo_desktop.logsetup import setup_logging
 
-    return cli_main(argv, open_window=_open_window, extra_registrars=[_register_train],
+    return cli_main(argv, open_window=_open_window, extra_registrars=[_register_train, _register_eval],
                     setup_logging=setup_logging)
