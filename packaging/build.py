@@ -48,7 +48,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--deb-compression", choices=("xz", "zstd", "gzip"), default="xz",
                    help="xz: smallest download (default); zstd: ~30%% larger .deb, minutes faster on 2 cores")
     p.add_argument("--golden-params", type=Path, default=DEFAULT_GOLDEN,
-                   help="checkpoint the smoke test imports (no model is bundled yet)")
+                   help="checkpoint the smoke test imports when resources/models bundles no default model")
     p.add_argument("--photos", type=Path, default=DEFAULT_PHOTOS, help="folder of sample JPEGs for the smoke test")
     return p.parse_args(argv)
 
@@ -70,7 +70,12 @@ def check_prerequisites(args) -> None:
         tools = tools + ["cc" if sys.platform != "win32" else "cl"]  # hnswlib compiles from source
     problems += [f"the tool `{t}` is not on PATH" for t in tools if shutil.which(t) is None]
     if not args.no_smoke and sys.platform.startswith("linux"):
-        for path, flag in ((args.golden_params, "--golden-params"), (args.photos, "--photos")):
+        from smoke import bundled_default_in
+
+        needed = [(args.photos, "--photos")]
+        if bundled_default_in(ROOT / "resources" / "models") is None:  # else the smoke test uses it
+            needed.append((args.golden_params, "--golden-params"))
+        for path, flag in needed:
             if not path.exists():
                 problems.append(f"the smoke test needs {path} (pass {flag} or --no-smoke)")
     if problems:

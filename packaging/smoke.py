@@ -4,7 +4,8 @@ For the .deb: unpack it with `dpkg-deb -x` into an empty root (no chroot needed:
 self-contained) and check the launcher script points at the unpacked app. For the tarball:
 unpack it and run its install-user.sh into a scratch $HOME, then use the ~/.local/bin wrapper.
 Then, with a clean environment (scratch HOME, no PYTHONPATH, cwd outside the repository):
-`--help`, `--version`, `train` explains itself (no torch), `model import` the golden checkpoint,
+`--help`, `--version`, `train` explains itself (no torch), the bundled default model is active
+on a fresh data dir (or, when the build bundles none, `model import` the golden checkpoint),
 `--index` ~20 photos, `search "a dog" --json` finds them, `status --json` shows the platformdirs
 data dir, and the window starts offscreen and paints. Times are measured on cold processes.
 
@@ -68,6 +69,23 @@ def _require_ok(res, what: str) -> None:
                                 f"stderr: {res.stderr[-4000:]}")
 
 
+def bundled_default(listing: dict) -> str | None:
+    """The bundled default model in `model list --json` output (None: the app bundles none)."""
+    return next((m["name"] for m in listing.get("models", []) if m.get("bundled") and m.get("default")), None)
+
+
+def bundled_default_in(models_dir: Path) -> str | None:
+    """The package in a resources/models folder whose manifest says is_default (it ships)."""
+    for manifest in sorted(Path(models_dir).glob("*/manifest.json")):
+        try:
+            doc = json.loads(manifest.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and doc.get("is_default"):
+            return str(doc.get("name") or manifest.parent.name)
+    return None
+
+
 def copy_sample_photos(photos_src: Path, dest: Path, count: int = 20) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for src in sorted(photos_src.glob("*.jpg"))[:count]:
@@ -127,8 +145,9 @@ def watch_gui(box: Sandbox, exe: Path, data_dir: Path, quit_after_ms: int = 3000
     return {"gui_window_drawn_s": round(shown_at[0], 2), "gui_quit_by_itself": quit_by_itself, "gui_rc": rc}
 
 
-def exercise(box: Sandbox, exe: Path, version: str, golden_params: Path, photos: Path) -> dict:
-    """The user journey on one installed copy; returns measurements."""
+def exercise(box: Sandbox, exe: Path, version: str, golden_params: Path | None, photos: Path) -> dict:
+    """The user journey on one installed copy; returns measurements. The bundled default model
+    is used when the app has one; only otherwise is `golden_params` imported."""
     data = box.base / "data"
     numbers: dict = {}
     res, _ = box.run(exe, "--help")
@@ -140,12 +159,18 @@ def exercise(box: Sandbox, exe: Path, version: str, golden_params: Path, photos:
     res, _ = box.run(exe, "train")
     _check(res.returncode != 0 and "training" in res.stderr, "`train` should explain that torch is absent")
 
-    res, numbers["model_import_s"] = box.run(exe, "model", "import", str(golden_params), "--name", "golden",
-                                             CLIPPO_DESKTOP_DATA=str(data))
-    _require_ok(res, "model import")
     res, _ = box.run(exe, "model", "list", "--json", CLIPPO_DESKTOP_DATA=str(data))
-    _require_ok(res, "model list")
-    _check("golden" in res.stdout, f"model list does not show the imported model: {res.stdout}")
+    _require_ok(res, "model list (fresh data dir)")
+    numbers["bundled_model"] = bundled_default(json.loads(res.stdout))
+    if numbers["bundled_model"] is None:
+        _check(golden_params is not None and Path(golden_params).is_file(),
+               "the app bundles no default model and no checkpoint to import was given (--golden-params)")
+        res, numbers["model_import_s"] = box.run(exe, "model", "import", str(golden_params), "--name",
+                                                 "golden", CLIPPO_DESKTOP_DATA=str(data))
+        _require_ok(res, "model import")
+        res, _ = box.run(exe, "model", "list", "--json", CLIPPO_DESKTOP_DATA=str(data))
+        _require_ok(res, "model list")
+        _check("golden" in res.stdout, f"model list does not show the imported model: {res.stdout}")
 
     res, numbers["index_20_photos_s"] = box.run(exe, "--index", str(photos), "--json",
                                                 CLIPPO_DESKTOP_DATA=str(data))

@@ -206,3 +206,37 @@ def test_pyproject_lists_every_package_so_a_pip_install_ships_them():
     finally:
         sys.path.remove(str(PACKAGING))
     assert build_env.missing_packages(REPO) == []
+
+
+def test_the_smoke_test_uses_the_bundled_default_model_and_imports_one_only_without_it(tmp_path):
+    sys.path.insert(0, str(PACKAGING))
+    try:
+        import smoke
+    finally:
+        sys.path.remove(str(PACKAGING))
+    listing = {"models": [{"name": "golden", "bundled": False, "default": False},
+                          {"name": "lite", "bundled": True, "default": True}]}
+    assert smoke.bundled_default(listing) == "lite"
+    assert smoke.bundled_default({"models": [{"name": "golden", "bundled": False, "default": True}]}) is None
+    assert smoke.bundled_default_in(tmp_path) is None
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "manifest.json").write_text('{"name": "other", "is_default": false}')
+    (tmp_path / "lite").mkdir()
+    (tmp_path / "lite" / "manifest.json").write_text('{"name": "lite", "is_default": true}')
+    assert smoke.bundled_default_in(tmp_path) == "lite"
+
+
+def test_the_spec_ships_bundled_models_but_never_a_half_built_package(tmp_path):
+    spec = SPEC.read_text(encoding="utf-8")
+    tree = ast.parse(spec)
+    func = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "_files_under")
+    namespace = {"Path": Path, "fail": lambda message: pytest.fail(message)}
+    exec(compile(ast.Module(body=[func], type_ignores=[]), str(SPEC), "exec"), namespace)
+    for rel in ("lite/manifest.json", "lite/model.onnx", ".lite.staging-1a2b/model.onnx", "lite/.hidden"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    shipped = sorted(Path(src).relative_to(tmp_path).as_posix()
+                     for src, _ in namespace["_files_under"](tmp_path, "clippo_desktop/resources/models"))
+    assert shipped == ["lite/manifest.json", "lite/model.onnx"]
+    models = next(d for d in spec_data()["DATA_DIRS"] if Path(d[0]).name == "models")
+    assert models[1] == "clippo_desktop/resources/models" and models[2] is True  # optional
