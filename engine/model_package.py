@@ -158,14 +158,16 @@ def build_package_from_onnx(
     image_size: int = 224, num_patches: int = 49, gflops: float = 0.0, renderer=None,
     preprocess: str = "default", prompt_templates=DEFAULT_PROMPT_TEMPLATES, temperature: float = 100.0,
     provenance: dict, license: str, metrics: dict | None = None, description: str = "",
-    is_default: bool = False, int8: bool | Literal["auto"] = "auto", progress: Progress = log.info,
+    is_default: bool = False, int8: bool | Literal["auto"] = "auto", int8_only: bool = False,
+    progress: Progress = log.info,
 ) -> Manifest:
     """Package a ready ONNX graph (the encoder contract) as an `onnx`-kind model in `out_dir`.
 
     `renderer` is the model's `RendererSettings` (default: `RendererSettings()`); `temperature`
     scales zero-shot logits in tagging. `int8`: False writes fp32 only; True always adds
     model.int8.onnx and makes it the default only if its min cosine to fp32 >= INT8_MIN_COSINE;
-    "auto" adds it only when it passes (a failing int8 file is not shipped). There is no
+    "auto" adds it only when it passes (a failing int8 file is not shipped). `int8_only` drops
+    the fp32 file when int8 passes (a bundled model that must stay small). There is no
     weights.npz: such a model can be run and explained, not fine-tuned.
     """
     from .render import DEFAULT_SETTINGS
@@ -198,7 +200,10 @@ def build_package_from_onnx(
                 names.append(VARIANT_FILES["int8"])
             else:
                 (tmp / VARIANT_FILES["int8"]).unlink()
-        progress(f"default variant {variant}")
+            if int8_only and variant == "int8":
+                (tmp / VARIANT_FILES["fp32"]).unlink()
+                names.remove(VARIANT_FILES["fp32"])
+        progress(f"default variant {variant}; files {names}")
         manifest = Manifest(
             name=name, architecture=arch, embedding_dim=embed_dim, temperature=float(temperature),
             renderer=renderer_manifest_entry(settings), preprocess=preprocess,

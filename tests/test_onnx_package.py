@@ -103,6 +103,18 @@ def test_int8_is_the_default_only_when_it_stays_close_to_fp32(tmp_path, monkeypa
     assert not (tmp_path / "dropped" / "model.int8.onnx").exists()
     kept = onnx_package(tmp_path / "kept", "kept", int8=True)
     assert kept.default_variant == "fp32" and set(kept.files) == {"model.onnx", "model.int8.onnx"}
+    # int8_only never drops fp32 for an int8 file that failed the check.
+    failed = onnx_package(tmp_path / "failed", "failed", int8=True, int8_only=True)
+    assert failed.default_variant == "fp32" and "model.onnx" in failed.files
+
+
+def test_an_int8_only_package_ships_just_the_int8_graph_and_still_loads(tmp_path):
+    small = onnx_package(tmp_path / "small", "small", int8="auto", int8_only=True)
+    assert small.default_variant == "int8" and set(small.files) == {"model.int8.onnx"}
+    assert sorted(p.name for p in (tmp_path / "small").iterdir()) == ["manifest.json", "model.int8.onnx"]
+    model = ModelRegistry(tmp_path / "data", bundled_dir=tmp_path).get("small")
+    z = model.encode_texts(["Hund im Schnee"])
+    assert z.shape == (1, 16) and abs(float(np.linalg.norm(z)) - 1) < 1e-4
 
 
 @pytest.mark.parametrize("graph_kw, package_kw, message", [
