@@ -1,4 +1,4 @@
-"""Distillation recipe (training/distill): held-out rules, targets, the student's start, metrics.
+"""Distillation recipe (training/distill): held-out rules, the label bridge, recall, eval sets.
 
 Needs torch (the `training` extra); tests that read the teachers skip without the `distill`
 extra, and tests that read ../shared skip without it.
@@ -11,9 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from clippo_desktop.engine.render import RendererSettings, render_text  # noqa: E402
 from clippo_desktop.training.distill import sources  # noqa: E402
-from clippo_desktop.training.distill.curriculum import Charset, column_targets, ink_rows  # noqa: E402
 from clippo_desktop.training.distill.eval import recall  # noqa: E402
 from clippo_desktop.training.distill.teachers import bridge_embeddings, teachers_available  # noqa: E402
 
@@ -38,49 +36,6 @@ def test_recall_counts_a_hit_anywhere_in_the_top_k():
     sim = np.array([[0.9, 0.5, 0.1], [0.2, 0.3, 0.8]])
     correct = np.array([[False, True, False], [False, False, True]])
     assert recall(sim, correct, (1, 2)) == {1: 0.5, 2: 1.0}
-
-
-def test_column_targets_name_the_character_under_each_column():
-    s = RendererSettings(image_size=64)
-    cs = Charset(["a", "b"])
-    t = column_targets("ab", s, cs)
-    assert t.shape == (8,) and t[0] == cs.index["a"] and t[1] == cs.index["b"] and (t[2:] == 0).all()
-    assert column_targets("b" * 40, s, cs) is None  # wraps to a second line: no targets
-
-
-def test_ink_rows_round_a_one_line_text_up_to_the_trunk_stride():
-    s = RendererSettings(image_size=64)
-    assert ink_rows(render_text("word", s), s.background_brightness) == 32
-    assert ink_rows(render_text("w" * 30, s), s.background_brightness) == 64
-
-
-@needs_teachers
-def test_student_starts_as_the_pretrained_classifier_on_training_classes():
-    from clippo_desktop.training.distill.student import Student
-    from clippo_desktop.training.distill.teachers import load_efficientnet_lite0
-
-    train = torch.tensor([c for c in range(1000) if not sources.is_held_out(c)])
-    student = Student(torch.randn(1000, 512), train, n_chars=8).eval()
-    net = load_efficientnet_lite0()
-    x = torch.rand(2, 64, 64, 3) * 2 - 1
-    with torch.no_grad():
-        out = student(x, chars=True)
-        ref = net(x.permute(0, 3, 1, 2))[:, train]
-    torch.testing.assert_close(out["logits"], ref, rtol=1e-4, atol=1e-4)
-    assert out["embedding"].shape == (2, 512) and out["chars"].shape == (2, 8, 8)
-    torch.testing.assert_close(out["embedding"].norm(dim=-1), torch.ones(2))
-
-
-@needs_teachers
-def test_no_held_out_name_reaches_the_training_corpus(shared_dir):
-    from clippo_desktop.training.distill.targets import build_corpus
-
-    rows, stats = build_corpus(limit_lines=400)
-    held_en = {n.lower() for c, n in sources.class_names("en").items() if sources.is_held_out(c)}
-    assert stats["held_out_class"] > 0
-    assert all(r["cls"] < 0 or not sources.is_held_out(r["cls"]) for r in rows)
-    assert not any(r["text"].lower() in held_en for r in rows)
-    assert {"word", "phrase", "caption"} <= {r["level"] for r in rows}
 
 
 @needs_teachers

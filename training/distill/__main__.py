@@ -1,5 +1,5 @@
-"""`python -m clippo_desktop.training.distill`: see run.py."""
+"""`python -m clippo_desktop.training.distill`: the CLIPPO-Lite recipe (train_lite.py)."""
 
-from .run import main
+from .train_lite import main
 
 raise SystemExit(main())

@@ -1,6 +1,6 @@
-"""Learning curves of distillation runs as a Markdown table (samples seen vs each eval row).
+"""Learning curves of CLIPPO-Lite runs as a Markdown table (texts seen vs each quick eval row).
 
-    python -m clippo_desktop.training.distill.curves runs/distill-A runs/distill-B
+    python -m clippo_desktop.training.distill.curves runs/lite-A runs/lite-B
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-ROWS = ("q_coco_t2i_r1", "q_coco_t2i_r10", "q_imagenet_en_r1", "q_imagenet_en_r5", "q_m30k_en2de_r1")
+ROWS = ("coco_r1", "coco_r5", "coco_r10", "imagenet_en_r1", "imagenet_en_r5", "m30k_en2de_r1", "val_cos")
 
 
 def read(run: Path) -> tuple[list[dict], list[dict]]:
@@ -19,14 +19,14 @@ def read(run: Path) -> tuple[list[dict], list[dict]]:
 
 def table(run: Path) -> str:
     evals, trains = read(run)
-    head = "| step | texts seen | photos seen | " + " | ".join(ROWS) + " | text cos to teacher | samples/s |"
-    lines = [f"**{run.name}**", "", head, "|" + "---|" * (head.count("|") - 1)]
+    head = "| run | step | texts seen | " + " | ".join(ROWS) + " | train cos | samples/s |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for e in evals:
-        recent = [t for t in trains if t["step"] <= e["step"]][-4:]
-        cos = f"{1 - sum(t['t_reg'] for t in recent) / len(recent):.3f}" if recent else "-"
-        sps = f"{sum(t['samples_per_s'] for t in recent) / len(recent):.1f}" if recent else "-"
+        recent = [t for t in trains if t["step"] <= e["step"]][-6:]
+        cos = f"{sum(t['cos'] for t in recent) / len(recent):.3f}" if recent else "-"
+        sps = f"{sum(t['samples_per_s'] for t in recent) / len(recent):.0f}" if recent else "-"
         cells = " | ".join(f"{e.get(k, float('nan')):.3f}" for k in ROWS)
-        lines.append(f"| {e['step']} | {e['seen_text']} | {e['seen_photo']} | {cells} | {cos} | {sps} |")
+        lines.append(f"| {run.name} | {e['step']} | {e['seen']:,} | {cells} | {cos} | {sps} |")
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ Chance levels are exact (k / candidates). `quick=True` evaluates a cheap subset 
 (COCO, English ImageNet, the first 100 Multi30k lines) whose rows carry a `q_` prefix.
 
 An embedder is anything with `encode_texts(list[str]) -> (N, E)` and `encode_photos(list[Path])
--> (N, E)` (L2-normalised): `BridgeTeacher` here, `training.distill.train.StudentEmbedder`, or the
+-> (N, E)` (L2-normalised): `BridgeTeacher` here, `training.distill.lite.TorchEmbedder` (a run), or the
 engine's `InstalledModel` (ONNX, what the app runs).
 
     python -m clippo_desktop.training.distill.eval --teacher            # writes teacher_metrics.json
@@ -103,26 +103,29 @@ def chance(quick: bool = False) -> dict[str, float]:
 
 
 class BridgeTeacher:
-    """The label-bridge teacher over all 1,000 classes (the number to beat), from the cache."""
+    """The label-bridge teacher over all 1,000 classes (the number to beat).
 
-    def __init__(self, cache: Path | None = None):
-        from .teachers import TextTeacher
+    EfficientNet-Lite0 with its own crop preprocessing, top-5 classes, USE-m "a photo of a
+    {class}" over all 1,000 English names (offline-models.md). Evaluation only: it reads the
+    held-out names, which is what makes it the upper reference and not a student.
+    """
 
-        cache = Path(cache or sources.cache_dir())
+    def __init__(self):
+        from .teachers import ImageTeacher, TextTeacher
+
         self.text = TextTeacher()
-        self.class_text = np.load(cache / "class_text.npy").astype(np.float32)  # (1000, 512)
-        paths = [p.path for p in sources.imagenet_photos()]
-        paths += [p.path for p in sources.coco_photos("train2017") + sources.coco_photos("val2017")]
-        logits = np.concatenate([np.load(cache / "logits_imagenet.npy"), np.load(cache / "logits_coco.npy")])
-        self.logits = {str(pth): lg.astype(np.float32) for pth, lg in zip(paths, logits)}
+        self.image = ImageTeacher()
+        names = sources.class_names("en")
+        self.class_text = self.text.encode([f"a photo of a {names[i]}" for i in range(1000)])  # (1000, 512)
 
     def encode_texts(self, texts: list[str]) -> np.ndarray:
         return self.text.encode(texts)
 
     def encode_photos(self, paths: list[Path]) -> np.ndarray:
-        from .teachers import bridge_embeddings
+        from .teachers import bridge_embeddings, teacher_pixels
 
-        return bridge_embeddings(np.stack([self.logits[str(p)] for p in paths]), self.class_text)
+        logits = self.image.logits(np.stack([teacher_pixels(p) for p in paths]))  # (N, 1000)
+        return bridge_embeddings(logits, self.class_text)
 
 
 def format_table(rows: dict[str, dict[str, float]]) -> str:
@@ -170,9 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table({"chance": {**chance(), **chance(True)}, "teacher": res}))
         return 0
     if args.run:
-        from .train import StudentEmbedder
+        from .lite import TorchEmbedder
 
-        emb, name = StudentEmbedder.from_run(args.run, args.which), f"{args.run.name}:{args.which}"
+        emb, name = TorchEmbedder.from_run(args.run, args.which), f"{args.run.name}:{args.which}"
     else:
         from clippo_desktop.engine.models import ModelRegistry
         from clippo_desktop.engine.paths import resolve_data_dir
@@ -202,10 +205,10 @@ def reading_probe(embedder: Embedder, cache: Path | None = None, n: int = 300, s
     import re
     from collections import Counter
 
-    from .targets import load_corpus
+    from .corpus import build_targets
     from .teachers import TextTeacher
 
-    rows, emb = load_corpus(Path(cache or sources.cache_dir()))
+    rows, emb = build_targets(Path(cache or sources.cache_dir()) / "lite")
     rng = np.random.default_rng(seed)
     words = [i for i, r in enumerate(rows) if r["level"] == "word" and r["lang"] in ("en", "de", "fr")]
     seen = rng.choice(words, n, replace=False)

@@ -1,0 +1,156 @@
+"""CLIPPO-Lite (training/distill): the reader's exact cropping, the router, the held-out rules of
+the corpus and the concept table, and the exported graph against PyTorch.
+
+Needs torch (the `training` extra). Tests that need the teachers' packages (wordfreq,
+clip-benchmark, EfficientNet-Lite0) skip without them; tests that read ../shared skip without it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from torch import nn  # noqa: E402
+
+from clippo_desktop.engine.encoder import value_range  # noqa: E402
+from clippo_desktop.engine.render import render_texts  # noqa: E402
+from clippo_desktop.training.distill import concepts, sources  # noqa: E402
+from clippo_desktop.training.distill.lite import ClippoLite, export_onnx, text_mask  # noqa: E402
+from clippo_desktop.training.distill.reader import Reader, columns_from_canvas, crop_columns, unroll_lines  # noqa: E402
+
+needs_shared = pytest.mark.skipif(not (sources.shared_data_dir() / "imagenet-sample-1k").is_dir(),
+                                  reason="../shared/data is not here")
+needs_corpus_tools = pytest.mark.skipif(
+    not all(importlib.util.find_spec(m) for m in ("wordfreq", "clip_benchmark")),
+    reason="wordfreq / clip-benchmark (training/distill/requirements.txt) not installed")
+
+
+class TinyCnn(nn.Module):
+    """The two methods of EfficientNet-Lite that the photo branch calls, at toy size."""
+
+    def __init__(self, classes: int = 1000):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 32, stride=32)
+        self._fc = nn.Linear(8, classes)
+
+    def extract_features(self, x: torch.Tensor) -> torch.Tensor:  # (N, 3, 192, 192) -> (N, 8, 6, 6)
+        return torch.relu(self.conv(x))
+
+
+def small_reader() -> Reader:
+    torch.manual_seed(0)
+    r = Reader(c1=16, c2=24, blocks1=1, blocks2=1, lexicon=32, out_dim=512)
+    for p in r.parameters():  # break the zero-initialised residual branches
+        nn.init.normal_(p, std=0.2)
+    return r.eval()
+
+
+def test_unrolling_puts_the_second_line_after_the_first():
+    ink = torch.zeros(1, 32, 8)
+    ink[0, 3, 1] = 1  # line 0, column 1
+    ink[0, 16 + 5, 2] = 1  # line 1, column 2
+    cols = unroll_lines(ink)  # (1, 16, 16)
+    assert cols.shape == (1, 16, 16)
+    assert cols[0, 3, 1] == 1 and cols[0, 5, 8 + 2] == 1 and cols.sum() == 2
+
+
+def test_the_reader_gives_the_same_embedding_on_the_used_columns_as_on_the_whole_canvas():
+    r = small_reader()
+    texts = ["Hund im Schnee", "地铁站的猫", "a cat on a very long line " * 3]
+    cols = columns_from_canvas(render_texts(texts))  # (3, 16, 3136)
+    cropped = crop_columns(cols)
+    assert cropped.shape[-1] < cols.shape[-1] and cropped.shape[-1] % 8 == 0
+    with torch.no_grad():
+        assert torch.allclose(r(cols), r(cropped), atol=1e-5)
+
+
+def test_renderings_go_to_the_reader_and_photos_and_grey_pictures_with_detail_do_not():
+    texts = torch.from_numpy(value_range(render_texts(["a dog", "", "夜の発射台のロケット"])))
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (1, 224, 224, 3), dtype=np.uint8)
+    grey_with_text = render_texts(["scan"])
+    grey_with_text[0, 100:180, 100:180] = rng.integers(0, 256, (80, 80, 3))  # a picture on paper
+    others = torch.from_numpy(value_range(np.concatenate([photo, grey_with_text])))
+    assert text_mask(texts).tolist() == [True, True, True]
+    assert text_mask(others).tolist() == [False, False]
+
+
+def test_the_exported_graph_matches_pytorch_for_text_photo_and_mixed_batches(tmp_path):
+    import onnxruntime as ort
+
+    table = np.random.default_rng(1).standard_normal((1000, 512)).astype(np.float32)
+    model = ClippoLite(small_reader(), TinyCnn().eval(), table).eval()
+    path = export_onnx(model, tmp_path / "lite.onnx")
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1  # a spinning thread pool crawls when the cores are busy
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    text = value_range(render_texts(["Hund im Schnee", "a red car"]))
+    photo = value_range(np.random.default_rng(2).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8))
+    for batch in (text, photo, np.concatenate([text[:1], photo[:1]])):
+        emb, att = session.run(None, {"pixels": batch})
+        with torch.no_grad():
+            ref_emb, ref_att = model(torch.from_numpy(batch))
+        assert emb.shape == (len(batch), 512) and att.shape == (len(batch), 49)
+        np.testing.assert_allclose(emb, ref_emb.numpy(), atol=2e-5)
+        np.testing.assert_allclose(att.sum(1), 1.0, atol=1e-5)
+    # Each branch really is chosen by the pixels: a mixed batch equals its rows run alone.
+    mixed = session.run(None, {"pixels": np.concatenate([text[:1], photo[:1]])})[0]
+    np.testing.assert_allclose(mixed[0], session.run(None, {"pixels": text[:1]})[0][0], atol=1e-5)
+    np.testing.assert_allclose(mixed[1], session.run(None, {"pixels": photo[:1]})[0][0], atol=1e-5)
+
+
+def test_photo_embeddings_mix_the_rows_of_the_top_classes_only():
+    table = np.eye(1000, 512, dtype=np.float32)
+    logits = np.full((1, 1000), -50.0)
+    logits[0, 3], logits[0, 7] = 10.0, 10.0 - 1.5 * np.log(3.0)  # p3 = 3 * p7 after the temperature
+    z = concepts.photo_embeddings(logits, table)
+    assert z[0, 3] == pytest.approx(3 / np.sqrt(10), abs=1e-3) and z[0, 7] == pytest.approx(1 / np.sqrt(10), abs=1e-3)
+    assert np.count_nonzero(np.abs(z[0]) > 1e-6) <= concepts.TOP_K
+
+
+class RecordingTeacher:
+    """A text teacher that remembers every text it was asked to embed."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def encode(self, texts, batch_size: int = 64):
+        self.seen += list(texts)
+        rng = np.random.default_rng(len(self.seen))
+        z = rng.standard_normal((len(texts), 512)).astype(np.float32)
+        return z / np.linalg.norm(z, axis=1, keepdims=True)
+
+
+@needs_shared
+def test_the_concept_table_never_asks_the_teacher_about_a_held_out_class():
+    teacher = RecordingTeacher()
+    w = np.random.default_rng(0).standard_normal((1000, 16)).astype(np.float32)
+    table = concepts.build_table(w, teacher)
+    names = sources.class_names("en")
+    held = {concepts.PROMPT.format(names[c]) for c in range(1000) if sources.is_held_out(c)}
+    assert len(teacher.seen) == 700 and not held & set(teacher.seen)
+    np.testing.assert_allclose(np.linalg.norm(table, axis=1), 1.0, atol=1e-5)
+    # A held-out row is a mix of the training rows nearest in classifier space.
+    nearest = np.argsort(-(w[0] / np.linalg.norm(w[0])) @ (w / np.linalg.norm(w, axis=1, keepdims=True)).T)
+    first_train = next(int(i) for i in nearest if not sources.is_held_out(int(i)))
+    assert table[0] @ table[first_train] > 0.3
+
+
+@needs_shared
+@needs_corpus_tools
+def test_no_training_text_names_a_held_out_class_in_any_language():
+    from clippo_desktop.training.distill.corpus import build_corpus
+
+    rows, stats = build_corpus(seed=0, scale=0.05)
+    held = sources.HeldOutFilter(sources.held_out_names())
+    texts = [r["text"] for r in rows]
+    assert len(rows) > 10_000 and not any(held(t) for t in texts)
+    assert {"goldfish", "tiger shark", "Goldfisch"}.isdisjoint(texts)
+    assert {r["level"] for r in rows} == {"word", "phrase", "bag", "caption"}
+    assert {r["lang"] for r in rows if r["level"] == "caption"} == {"en", "de", "fr"}
+    assert stats["dropped_caption"] > 0
+    assert build_corpus(seed=0, scale=0.05)[0] == rows  # deterministic

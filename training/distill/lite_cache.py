@@ -1,0 +1,69 @@
+"""Everything the CLIPPO-Lite recipe precomputes once, as compact arrays in `<cache>/lite/`.
+
+    corpus.jsonl, corpus_text.npy  the shippable text corpus and its USE-m targets (corpus.py)
+    fc_weight.npy                  EfficientNet-Lite0 classifier weights (1000, 1280)
+    concept_table.npy              the photo branch's concept rows (1000, 512), concepts.py
+    eval_logits.npy                classifier logits of the evaluation photos, read exactly as
+                                   the app reads them (engine.imageio, squash to 224, the photo
+                                   branch's resize to lite.PHOTO_SIZE): the 1,000
+                                   ImageNet sample photos in class order, then COCO val2017
+
+Evaluation photos are only ever embedded here, never trained on. Files are written atomically
+and skipped when present, so an interrupted preparation resumes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import concepts, sources
+from .corpus import build_targets
+
+
+def _save(path: Path, arr: np.ndarray) -> None:
+    tmp = path.with_name(path.stem + ".tmp.npy")
+    np.save(tmp, arr, allow_pickle=False)
+    tmp.replace(path)
+
+
+def eval_photo_paths() -> list[Path]:
+    return [p.path for p in sources.imagenet_photos()] + [c.path for c in sources.coco_photos("val2017")]
+
+
+def classifier_logits(net, paths: list[Path], batch: int = 32) -> np.ndarray:
+    """Photos read as the app reads them -> (N, 1000) logits of the EfficientNet-Lite0 branch."""
+    import torch
+
+    from clippo_desktop.engine.imageio import read_photo
+
+    from .lite import photo_features
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(paths), batch):
+            px = np.stack([read_photo(p, mode="default", size=224).pixels for p in paths[i:i + batch]])
+            x = torch.from_numpy(px).float() / 127.5 - 1.0  # (b, 224, 224, 3)
+            out.append(net._fc(photo_features(net, x).mean(dim=(2, 3))).numpy())  # (b, 1000)
+    return np.concatenate(out).astype(np.float32)
+
+
+def prepare(cache: Path | None = None, threads: int = 2, log=print) -> Path:
+    from .teachers import TextTeacher, load_efficientnet_lite0
+
+    folder = Path(cache or sources.cache_dir()) / "lite"
+    folder.mkdir(parents=True, exist_ok=True)
+    build_targets(folder, threads=threads, log=log)
+    net = None
+    if not (folder / "fc_weight.npy").is_file():
+        net = load_efficientnet_lite0()
+        _save(folder / "fc_weight.npy", net._fc.weight.detach().numpy().astype(np.float32))
+    if not (folder / "concept_table.npy").is_file():
+        table = concepts.build_table(np.load(folder / "fc_weight.npy"), TextTeacher(threads=threads))
+        _save(folder / "concept_table.npy", table)
+    if not (folder / "eval_logits.npy").is_file():
+        log("classifier logits of the evaluation photos (about a minute)")
+        net = net or load_efficientnet_lite0()
+        _save(folder / "eval_logits.npy", classifier_logits(net, eval_photo_paths()))
+    return folder
