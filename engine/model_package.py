@@ -22,7 +22,7 @@ from typing import Callable, Iterator, Literal
 import numpy as np
 
 from .architecture import OnnxArch
-from .errors import CheckpointError, UsageError
+from .errors import CheckpointError, ModelIntegrityError, UsageError
 from .manifest import (DEFAULT_PROMPT_TEMPLATES, INT8_MIN_COSINE, MANIFEST_NAME, PREPROCESS_MODES,
                        VARIANT_FILES, Manifest, file_entries)
 from .models import check_model_name
@@ -193,13 +193,20 @@ def build_package_from_onnx(
         check_graph_contract(tmp / VARIANT_FILES["fp32"], arch, probes)
         names, variant, cosine = [VARIANT_FILES["fp32"]], "fp32", None
         if int8:
-            cosine = add_int8_variant(tmp, probes, progress)
-            if cosine >= INT8_MIN_COSINE:
+            try:
+                cosine = add_int8_variant(tmp, probes, progress)
+            except ModelIntegrityError as exc:
+                if int8 is True:
+                    raise
+                # "auto": a graph the quantiser breaks (ORT's quantiser mishandles MatMuls
+                # inside If branches) ships as fp32 rather than not at all.
+                progress(f"int8 quantisation does not work on this graph ({str(exc)[:160]}); fp32 only")
+            if cosine is not None and cosine >= INT8_MIN_COSINE:
                 variant = "int8"
-            if variant == "int8" or int8 is True:
+            if cosine is not None and (variant == "int8" or int8 is True):
                 names.append(VARIANT_FILES["int8"])
             else:
-                (tmp / VARIANT_FILES["int8"]).unlink()
+                (tmp / VARIANT_FILES["int8"]).unlink(missing_ok=True)
             if int8_only and variant == "int8":
                 (tmp / VARIANT_FILES["fp32"]).unlink()
                 names.remove(VARIANT_FILES["fp32"])

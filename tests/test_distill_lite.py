@@ -154,3 +154,21 @@ def test_no_training_text_names_a_held_out_class_in_any_language():
     assert {r["lang"] for r in rows if r["level"] == "caption"} == {"en", "de", "fr"}
     assert stats["dropped_caption"] > 0
     assert build_corpus(seed=0, scale=0.05)[0] == rows  # deterministic
+
+
+def test_the_exported_graph_packages_and_runs_as_the_apps_model(tmp_path):
+    from clippo_desktop.engine.model_package import build_package_from_onnx
+    from clippo_desktop.engine.models import ModelRegistry
+
+    table = np.random.default_rng(1).standard_normal((1000, 512)).astype(np.float32)
+    graph = export_onnx(ClippoLite(small_reader(), TinyCnn().eval(), table).eval(), tmp_path / "lite.onnx")
+    manifest = build_package_from_onnx(
+        graph, tmp_path / "bundle" / "lite", name="lite", embed_dim=512, provenance={"test": True},
+        license="none", is_default=True, int8="auto", int8_only=True, progress=lambda _m: None)
+    # ORT's dynamic quantiser cannot rewrite MatMuls inside If branches: "auto" ships fp32 only.
+    assert manifest.default_variant == "fp32" and set(manifest.files) == {"model.onnx"}
+    model = ModelRegistry(tmp_path / "data", bundled_dir=tmp_path / "bundle").default()
+    assert model.name == "lite" and model.manifest.architecture.kind == "onnx"
+    z = model.encode_texts(["Hund im Schnee", "a dog in the snow"])
+    assert z.shape == (2, 512)
+    np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, atol=1e-4)

@@ -52,16 +52,20 @@ class LiteConfig:
     ckpt_minutes: float = 3.0
     seed: int = 0
     reader: dict = None
+    final_mix: dict = None  # replaces the last curriculum phase's level shares when given
 
     def __post_init__(self):
         self.reader = self.reader or {}
+        self.final_mix = self.final_mix or {}
 
 
-def level_weights(seen: int) -> dict[str, float]:
+def level_weights(seen: int, final_mix: dict | None = None) -> dict[str, float]:
     w = CURRICULUM[0][1]
     for start, weights in CURRICULUM:
         if seen >= start:
             w = weights
+    if final_mix and seen >= CURRICULUM[-1][0]:
+        w = final_mix
     return w
 
 
@@ -190,7 +194,7 @@ def train(out: Path, minutes: float, cfg: LiteConfig, threads: int = 2, log=prin
     t_eval = time.time() + cfg.eval_minutes * 60
     agg, t_log, n_log = {}, time.time(), 0
     while time.time() < t_end and state["step"] < cfg.total_steps:
-        w = level_weights(state["seen"])
+        w = level_weights(state["seen"], cfg.final_mix)
         lvl = rng.choices(list(w), weights=list(w.values()))[0]
         idx = corpus.sample(lvl, cfg.batch_size, rng)
         cols = _render([corpus.texts[i] for i in idx])
