@@ -130,33 +130,37 @@ def generated_captions_de_fr(lang: str, n: int, rng: random.Random) -> list[str]
     np_, verbs, verbs_pl, places, und = ((_de_noun_phrase, _DE_VERBS, _DE_VERBS_PL, _DE_PLACES, "und")
                                         if lang == "de" else
                                         (_fr_noun_phrase, _FR_VERBS, _FR_VERBS_PL, _FR_PLACES, "et"))
+    def make(rng: random.Random) -> str:
+        kind = rng.random()
+        if kind < 0.6:
+            return f"{np_(rng)} {rng.choice(verbs)} {rng.choice(places)}"
+        if kind < 0.8:
+            return f"{np_(rng)} {und} {np_(rng)} {rng.choice(verbs_pl)} {rng.choice(places)}"
+        return f"{np_(rng)} {rng.choice(verbs)}"
+
+    return _distinct(n, make, rng, capital=0.7, period=0.5)
+
+
+def _distinct(n: int, make, rng: random.Random, capital: float, period: float) -> list[str]:
+    """Up to n distinct sentences from make(rng), some capitalised, some with a full stop."""
     out: set[str] = set()
     for _ in range(n * 3):
         if len(out) >= n:
             break
-        kind = rng.random()
-        if kind < 0.6:
-            s = f"{np_(rng)} {rng.choice(verbs)} {rng.choice(places)}"
-        elif kind < 0.8:
-            s = f"{np_(rng)} {und} {np_(rng)} {rng.choice(verbs_pl)} {rng.choice(places)}"
-        else:
-            s = f"{np_(rng)} {rng.choice(verbs)}"
-        s = s[0].upper() + s[1:] if rng.random() < 0.7 else s
-        out.add(s + ("." if rng.random() < 0.5 else ""))
+        s = make(rng)
+        s = s[0].upper() + s[1:] if rng.random() < capital else s
+        out.add(s + ("." if rng.random() < period else ""))
     return sorted(out)
 
 
 def generated_captions(n: int, rng: random.Random) -> list[str]:
     """English caption-like sentences from the lists above (deterministic for a seed)."""
     places = _PLACES
-    out: set[str] = set()
-    for _ in range(n * 3):
-        if len(out) >= n:
-            break
+
+    def make(rng: random.Random) -> str:
         subj = rng.choice(_SUBJECTS)
         adj = rng.choice(_ADJ) + " " if rng.random() < 0.5 else ""
-        num = rng.random()
-        if num < 0.2:
+        if rng.random() < 0.2:
             head = f"two {adj}{subj}s" if not subj.endswith(("s", "people", "sheep", "fish")) else f"two {adj}{subj}"
             verb = "are " + rng.choice(_VERBS)
         else:
@@ -173,9 +177,9 @@ def generated_captions(n: int, rng: random.Random) -> list[str]:
             s = f"{head} {verb}"
         if rng.random() < 0.3:
             s = s.replace(" is ", " ", 1).replace(" are ", " ", 1)
-        s = s[0].upper() + s[1:] if rng.random() < 0.5 else s
-        out.add(s + ("." if rng.random() < 0.4 else ""))
-    return sorted(out)
+        return s
+
+    return _distinct(n, make, rng, capital=0.5, period=0.4)
 
 
 def word_lists(held, scale: float = 1.0) -> dict[str, list[str]]:
