@@ -1,10 +1,11 @@
 """Write PNG screenshots of the window: `python -m clippo_desktop.app.screenshots OUT_DIR`.
 
-Builds a small real library (photos from ../shared/data, the golden model imported from
-../shared/golden) unless `--data-dir` names an existing one, opens the window and saves:
-first-run.png (no folders yet), main.png (results + preview), heatmap.png (the preview with
-"Explain match" on) and tagging.png (the tagging panel after a drop). Works offscreen
-(QT_QPA_PLATFORM=offscreen) and under a real X server (`xvfb-run -a python -m ...`).
+Builds a small real library (photos from ../shared/data, the bundled default model, else the
+golden model imported from ../shared/golden) unless `--data-dir` names an existing one, opens
+the window and saves: first-run.png (no folders yet), main.png (results + preview),
+heatmap.png (the preview with "Explain match" on) and tagging.png (the tagging panel after a
+drop). Works offscreen (QT_QPA_PLATFORM=offscreen) and under a real X server
+(`xvfb-run -a python -m ...`).
 PNGs are palette-quantised so each stays well under 300 KB.
 """
 
@@ -27,13 +28,15 @@ def _shared() -> Path:
 
 
 def build_library(data_dir: Path, shared: Path, n: int = 36) -> Path:
-    """Import the golden model and index `n` photos (COCO-mini + ImageNet sample) into data_dir."""
+    """Index `n` photos (COCO-mini + ImageNet sample) into data_dir with the bundled default
+    model, or, when none is bundled, with the golden model imported from ../shared/golden."""
     from clippo_desktop.engine.library import Library
     from clippo_desktop.engine.model_import import import_checkpoint
     from clippo_desktop.engine.models import ModelRegistry
 
     photos = data_dir.parent / "photos"
-    if not (data_dir / "models" / "golden").is_dir():
+    bundled = any(m.bundled and m.manifest.is_default for m in ModelRegistry(data_dir).list())
+    if not bundled and not (data_dir / "models" / "golden").is_dir():
         import_checkpoint(shared / "golden" / "clippo_ti16_golden_params.npz", "golden",
                           ModelRegistry(data_dir), progress=lambda _m: None)
     sources = (sorted((shared / "data" / "coco-mini" / "val2017").glob("*.jpg"))[: n // 2]
@@ -103,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.data_dir is None:
             build_library(work / "lib" / "data", shared, 36)
         data_dir = args.data_dir or work / "lib" / "data"
-        shutil.copytree(data_dir / "models", empty_dir / "models")
+        if (data_dir / "models").is_dir():  # installed models (none when the bundled one is used)
+            shutil.copytree(data_dir / "models", empty_dir / "models")
         sizes = {}
         first = MainWindow(empty_dir, thumb_root=work / "thumbs", auto_index=False)
         first.resize(1100, 700)
