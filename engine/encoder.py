@@ -124,6 +124,7 @@ class Encoder:
         so.intra_op_num_threads = self.threads
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.log_severity_level = 3  # errors only: ORT's graph-cleanup warnings are not the user's business
         providers = choose_providers(self._requested)
         try:
             session = ort.InferenceSession(str(self.path), so, providers=providers)

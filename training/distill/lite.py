@@ -157,9 +157,26 @@ def export_onnx(model: ClippoLite, path: Path, image_size: int = 224) -> Path:
         tmp_data.unlink()
     del m.graph.value_info[:]  # optional shape notes the quantiser's shape inference disagrees with
     _strip(m.graph)
+    used = _used_names(m.graph)
+    unused = [i for i in m.graph.initializer if i.name not in used]
+    for init in unused:  # constants the exporter left behind (ORT warns about each one)
+        m.graph.initializer.remove(init)
     del m.metadata_props[:]
     onnx.save(m, str(path))
     return Path(path)
+
+
+def _used_names(graph) -> set[str]:
+    """Every value name read by a node of `graph` or of its subgraphs, or output by the graph."""
+    import onnx
+
+    names = {o.name for o in graph.output}
+    for node in graph.node:
+        names.update(node.input)
+        for a in node.attribute:
+            if a.type == onnx.AttributeProto.GRAPH:
+                names |= _used_names(a.g)
+    return names
 
 
 def _strip(graph) -> None:
