@@ -15,13 +15,12 @@ a bundled package is read-only, which is said rather than skipped.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from clippo_desktop.engine.errors import UsageError
 
@@ -50,17 +49,6 @@ def clip_benchmark_available() -> bool:
     return True
 
 
-@contextlib.contextmanager
-def only_languages(langs: tuple[str, ...]) -> Iterator[None]:
-    """Evaluate the ImageNet names of `langs` only (distill.eval reads `sources.EVAL_LANGS`)."""
-    saved = sources.EVAL_LANGS
-    sources.EVAL_LANGS = langs
-    try:
-        yield
-    finally:
-        sources.EVAL_LANGS = saved
-
-
 @dataclass(frozen=True)
 class EvalReport:
     model: str
@@ -86,21 +74,25 @@ def evaluate_model(model, *, quick: bool = False, english_only: bool = False,
     """Run the held-out rows on `model` (anything with encode_texts / encode_photos)."""
     check_shared_data()
     langs = ("en",) if quick or english_only else tuple(sources.EVAL_LANGS)
-    with only_languages(langs):
-        metrics = heldout.evaluate(model, quick=quick, log=log)
-        chance = heldout.chance(quick)
+    metrics = heldout.evaluate(model, quick=quick, log=log, langs=langs)
+    chance = heldout.chance(quick, langs)
     teacher = {k: v for k, v in heldout.teacher_metrics().items() if k in metrics}
     return EvalReport(getattr(model, "name", "model"), quick, langs, metrics, chance, teacher)
 
 
-def record(registry, report: EvalReport):
-    """Merge the report into the model's manifest metrics; ReadOnlyError for a bundled model."""
+def record_entry(report: EvalReport) -> dict:
+    """What a manifest's `metrics[report.record_key]` holds: rows, chance, teacher, when, by what."""
     from clippo_desktop import __version__
 
     entry = {k: v for k, v in report.to_dict().items() if k not in ("model", "quick")}
     entry["evaluated"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     entry["tool"] = f"clippo-desktop {__version__} eval"
-    return registry.record_metrics(report.model, {report.record_key: entry})
+    return entry
+
+
+def record(registry, report: EvalReport):
+    """Merge the report into the model's manifest metrics; ReadOnlyError for a bundled model."""
+    return registry.record_metrics(report.model, {report.record_key: record_entry(report)})
 
 
 def run(args) -> int:

@@ -250,7 +250,7 @@ def build_corpus(seed: int = 0, scale: float = 1.0) -> tuple[list[dict], dict]:
 
 def build_targets(folder: Path, threads: int = 2, log=print) -> tuple[list[dict], np.ndarray]:
     """Write corpus.jsonl + corpus_text.npy (USE-m, float16) once; load them afterwards."""
-    from clippo_desktop.engine.atomic import write_text_atomic
+    from clippo_desktop.engine.atomic import atomic_write, write_text_atomic
 
     from .teachers import TextTeacher
 
@@ -261,9 +261,8 @@ def build_targets(folder: Path, threads: int = 2, log=print) -> tuple[list[dict]
         rows, stats = build_corpus()
         log(f"corpus: {len(rows)} texts {stats}")
         emb = TextTeacher(threads=threads).encode([r["text"] for r in rows], batch_size=256)
-        tmp = npy.with_name("corpus_text.tmp.npy")
-        np.save(tmp, emb.astype(np.float16), allow_pickle=False)
-        tmp.replace(npy)
+        with atomic_write(npy) as f:
+            np.save(f, emb.astype(np.float16), allow_pickle=False)
         write_text_atomic(folder / "corpus_stats.json", json.dumps(stats, indent=1))
         write_text_atomic(jl, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     rows = [json.loads(line) for line in jl.read_text("utf-8").splitlines()]

@@ -43,11 +43,11 @@ def recall(sim: np.ndarray, correct: np.ndarray, ks: Sequence[int]) -> dict[int,
     return {k: float(hits[:, :k].any(axis=1).mean()) for k in ks}
 
 
-def eval_sets(quick: bool = False) -> dict:
+def eval_sets(quick: bool = False, langs: tuple[str, ...] | None = None) -> dict:
     """The queries and candidates of every row (pure data, no embedding)."""
     coco = sources.coco_photos("val2017")
     photos = sources.imagenet_photos()
-    langs = ("en",) if quick else sources.EVAL_LANGS
+    langs = ("en",) if quick else (langs or sources.EVAL_LANGS)
     names = {}
     for lang in langs:
         by_cls = sources.class_names(lang)
@@ -59,8 +59,10 @@ def eval_sets(quick: bool = False) -> dict:
     return {"coco": coco, "imagenet": photos, "names": names, "m30k": m30k}
 
 
-def evaluate(embedder: Embedder, quick: bool = False, log=lambda msg: None) -> dict[str, float]:
-    sets = eval_sets(quick)
+def evaluate(embedder: Embedder, quick: bool = False, log=lambda msg: None,
+             langs: tuple[str, ...] | None = None) -> dict[str, float]:
+    """The held-out rows; `langs` narrows the ImageNet name languages (default EVAL_LANGS)."""
+    sets = eval_sets(quick, langs)
     p = "q_" if quick else ""
     out: dict[str, float] = {}
     coco = sets["coco"]
@@ -90,8 +92,8 @@ def evaluate(embedder: Embedder, quick: bool = False, log=lambda msg: None) -> d
     return out
 
 
-def chance(quick: bool = False) -> dict[str, float]:
-    sets = eval_sets(quick)
+def chance(quick: bool = False, langs: tuple[str, ...] | None = None) -> dict[str, float]:
+    sets = eval_sets(quick, langs)
     p = "q_" if quick else ""
     out = {f"{p}coco_t2i_r{k}": k / len(sets["coco"]) for k in (1, 5, 10)}
     for lang in sets["names"]:

@@ -23,9 +23,10 @@ from .corpus import build_targets
 
 
 def _save(path: Path, arr: np.ndarray) -> None:
-    tmp = path.with_name(path.stem + ".tmp.npy")
-    np.save(tmp, arr, allow_pickle=False)
-    tmp.replace(path)
+    from clippo_desktop.engine.atomic import atomic_write
+
+    with atomic_write(path) as f:
+        np.save(f, arr, allow_pickle=False)
 
 
 def eval_photo_paths() -> list[Path]:

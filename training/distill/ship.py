@@ -44,7 +44,7 @@ def ship(run: Path, out: Path, which: str = "best", log=print) -> dict:
 
     from clippo_desktop.engine.model_package import build_package_from_onnx
     from clippo_desktop.engine.models import ModelRegistry
-    from clippo_desktop.training.package_eval import evaluate_model
+    from clippo_desktop.training.package_eval import evaluate_model, record_entry
 
     from .lite import build, export_onnx
 
@@ -65,9 +65,7 @@ def ship(run: Path, out: Path, which: str = "best", log=print) -> dict:
     registry = ModelRegistry(Path(tempfile.mkdtemp()), bundled_dir=out.parent)
     report = evaluate_model(registry.get(NAME), log=log)
     log(report.table())
-    entry = {k: v for k, v in report.to_dict().items() if k not in ("model", "quick")}
-    entry["evaluated"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    manifest = dataclasses.replace(manifest, metrics={"heldout_eval": entry})
+    manifest = dataclasses.replace(manifest, metrics={report.record_key: record_entry(report)})
     manifest.save(out)
     return report.metrics
 

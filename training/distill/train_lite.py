@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -26,7 +25,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from . import sources
 from .lite_eval import QuickEval
 from .reader import Reader, columns_from_canvas, crop_columns
 
@@ -137,11 +135,10 @@ def loss_fn(z: torch.Tensor, t: torch.Tensor, cfg: LiteConfig) -> tuple[torch.Te
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    from clippo_desktop.engine.atomic import atomic_write
+
+    with atomic_write(path) as f:
+        torch.save(obj, f)
 
 
 def train(out: Path, minutes: float, cfg: LiteConfig, threads: int = 2, log=print) -> dict:
