@@ -19,8 +19,10 @@ from torch import nn  # noqa: E402
 from clippo_desktop.engine.encoder import value_range  # noqa: E402
 from clippo_desktop.engine.render import render_texts  # noqa: E402
 from clippo_desktop.training.distill import concepts, sources  # noqa: E402
-from clippo_desktop.training.distill.lite import ClippoLite, export_onnx, text_mask  # noqa: E402
-from clippo_desktop.training.distill.reader import Reader, columns_from_canvas, crop_columns, unroll_lines  # noqa: E402
+from clippo_desktop.training.distill.lite import (  # noqa: E402
+    READ_TIERS, ClippoLite, TextBranch, export_onnx, text_mask)
+from clippo_desktop.training.distill.reader import (  # noqa: E402
+    Reader, columns_from_canvas, crop_columns, unroll_lines, widen_lexicon)
 
 needs_shared = pytest.mark.skipif(not (sources.shared_data_dir() / "imagenet-sample-1k").is_dir(),
                                   reason="../shared/data is not here")
@@ -68,6 +70,66 @@ def test_the_reader_gives_the_same_embedding_on_the_used_columns_as_on_the_whole
         assert torch.allclose(r(cols), r(cropped), atol=1e-5)
 
 
+def test_reading_only_the_inked_prefix_gives_exactly_the_whole_canvas_embedding():
+    torch.manual_seed(0)
+    reader = Reader()  # the shipped architecture, so the real receptive field
+    for p in reader.parameters():
+        nn.init.normal_(p, std=0.05)
+    branch = TextBranch(reader.eval())
+    rng = np.random.default_rng(0)
+    for last in (5, 223, 224, 225, READ_TIERS[1] - 161, READ_TIERS[1] - 150, 3135):
+        cols = torch.zeros(2, 16, 3136)
+        cols[:, :, :last + 1] = torch.from_numpy(rng.random((2, 16, last + 1)) < 0.2).float()
+        cols[:, :, last] = 1  # the last ink column
+        with torch.no_grad():
+            torch.testing.assert_close(branch.read(cols), reader(cols), rtol=0, atol=1e-6)
+
+
+def test_widening_the_lexicon_adds_units_without_changing_any_embedding():
+    r = small_reader()
+    wide = widen_lexicon(r, 80).eval()
+    cols = columns_from_canvas(render_texts(["Hund im Schnee", "夜の発射台のロケット"]))
+    assert wide.config["lexicon"] == 80 and wide.lex[1].out_features == 80
+    with torch.no_grad():
+        assert torch.equal(r(cols), wide(cols))
+    with pytest.raises(ValueError, match="cannot narrow the lexicon from 32 to 16"):
+        widen_lexicon(r, 16)
+
+
+def _saved_run(path, reader: Reader, seen: int) -> None:
+    import json
+
+    torch.save({"model": reader.state_dict(), "state": json.dumps({"step": 9, "seen": seen}),
+                "reader": json.dumps(reader.config)}, path)
+
+
+def test_a_run_started_from_another_runs_checkpoint_keeps_its_curriculum_position_and_widens(tmp_path):
+    from clippo_desktop.training.distill.train_lite import LiteConfig, _initial_weights
+
+    _saved_run(tmp_path / "last.pt", small_reader(), seen=1234)
+    cfg = LiteConfig(reader={"lexicon": 48})
+    model, seen = _initial_weights(tmp_path / "last.pt", cfg, log=lambda m: None)
+    assert seen == 1234 and model.config["lexicon"] == 48 and cfg.reader == model.config
+    with pytest.raises(ValueError, match="only the lexicon can change"):
+        _initial_weights(tmp_path / "last.pt", LiteConfig(reader={"c2": 32}), log=lambda m: None)
+
+
+def test_the_recipe_skips_finished_stages_and_resumes_the_unfinished_one(tmp_path):
+    import json
+
+    from clippo_desktop.training.distill.recipe import Stage, next_stage, stage_config
+
+    stages = (Stage("base", {"total_steps": 10}), Stage("wide", {"total_steps": 20, "reader": {"lexicon": 48}}))
+    assert next_stage(tmp_path, stages) == 0
+    for name, step in (("base", 10), ("wide", 7)):
+        (tmp_path / name / "checkpoints").mkdir(parents=True)
+        torch.save({"state": json.dumps({"step": step, "seen": 0})}, tmp_path / name / "checkpoints" / "last.pt")
+    assert next_stage(tmp_path, stages) == 1
+    assert stage_config(stages[1]).reader == {"lexicon": 48} and stage_config(stages[1]).total_steps == 20
+    with pytest.raises(ValueError, match="stage 'x': LiteConfig has no field 'steps'"):
+        stage_config(Stage("x", {"steps": 5}))
+
+
 def test_renderings_go_to_the_reader_and_photos_and_grey_pictures_with_detail_do_not():
     texts = torch.from_numpy(value_range(render_texts(["a dog", "", "夜の発射台のロケット"])))
     rng = np.random.default_rng(0)
@@ -79,18 +141,25 @@ def test_renderings_go_to_the_reader_and_photos_and_grey_pictures_with_detail_do
     assert text_mask(others).tolist() == [False, False]
 
 
-def test_the_exported_graph_matches_pytorch_for_text_photo_and_mixed_batches(tmp_path):
-    import onnxruntime as ort
-
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """A toy-sized ClippoLite and its ONNX export (exporting the nested Ifs takes ~1-2 min)."""
     table = np.random.default_rng(1).standard_normal((1000, 512)).astype(np.float32)
     model = ClippoLite(small_reader(), TinyCnn().eval(), table).eval()
-    path = export_onnx(model, tmp_path / "lite.onnx")
+    return model, export_onnx(model, tmp_path_factory.mktemp("export") / "lite.onnx")
+
+
+def test_the_exported_graph_matches_pytorch_for_text_photo_and_mixed_batches(exported):
+    import onnxruntime as ort
+
+    model, path = exported
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1  # a spinning thread pool crawls when the cores are busy
     session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
     text = value_range(render_texts(["Hund im Schnee", "a red car"]))
+    long_text = value_range(render_texts(["a red car parked " * 4, "a long caption " * 30]))  # 2 and 16 lines
     photo = value_range(np.random.default_rng(2).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8))
-    for batch in (text, photo, np.concatenate([text[:1], photo[:1]])):
+    for batch in (text, long_text, long_text[1:], photo, np.concatenate([text[:1], photo[:1]])):
         emb, att = session.run(None, {"pixels": batch})
         with torch.no_grad():
             ref_emb, ref_att = model(torch.from_numpy(batch))
@@ -156,12 +225,11 @@ def test_no_training_text_names_a_held_out_class_in_any_language():
     assert build_corpus(seed=0, scale=0.05)[0] == rows  # deterministic
 
 
-def test_the_exported_graph_packages_and_runs_as_the_apps_model(tmp_path):
+def test_the_exported_graph_packages_and_runs_as_the_apps_model(exported, tmp_path):
     from clippo_desktop.engine.model_package import build_package_from_onnx
     from clippo_desktop.engine.models import ModelRegistry
 
-    table = np.random.default_rng(1).standard_normal((1000, 512)).astype(np.float32)
-    graph = export_onnx(ClippoLite(small_reader(), TinyCnn().eval(), table).eval(), tmp_path / "lite.onnx")
+    graph = exported[1]
     manifest = build_package_from_onnx(
         graph, tmp_path / "bundle" / "lite", name="lite", embed_dim=512, provenance={"test": True},
         license="none", is_default=True, int8="auto", int8_only=True, progress=lambda _m: None)

@@ -1,5 +1,5 @@
-"""`python -m clippo_desktop.training.distill`: the CLIPPO-Lite recipe (train_lite.py)."""
+"""`python -m clippo_desktop.training.distill`: the whole CLIPPO-Lite recipe (recipe.py)."""
 
-from .train_lite import main
+from .recipe import main
 
 raise SystemExit(main())

@@ -54,8 +54,9 @@ def ship(run: Path, out: Path, which: str = "best", log=print) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         graph = export_onnx(model, Path(tmp) / "model.onnx")
         provenance = {
-            "recipe": "python -m clippo_desktop.training.distill.train_lite, then .ship",
+            "recipe": "python -m clippo_desktop.training.distill (recipe.STAGES), then .ship",
             "run": run.name, "checkpoint": which, "step": saved["step"], "texts_seen": saved["seen"],
+            "reader": model.text.reader.config,
             "data": DATA, "built": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
         manifest = build_package_from_onnx(

@@ -8,7 +8,13 @@ against the teacher targets (which keeps the texts apart, not just near the mean
 A batch holds one curriculum level at a time (similar lengths, little padding); the level mix
 moves from words to phrases, word bags and captions (`CURRICULUM`). `last.pt` is written every
 few minutes and at exit; `best.pt` whenever the held-out quick score improves. Re-running the
-same command continues from `last.pt` (model, optimiser, step, sampler RNG).
+same command continues from `last.pt` (model, optimiser, step, sampler RNG). `--init CKPT` starts
+a new run from another run's weights (and its curriculum position); when `--set
+reader={"lexicon": N}` asks for a wider lexicon, the weights are widened without changing the
+function (`reader.widen_lexicon`). Run D continued run C that way:
+
+    python -m clippo_desktop.training.distill.train_lite --out runs/lite-D \
+        --init runs/lite-C/checkpoints/last.pt --set 'reader={"lexicon": 2048}' --set lr=0.001
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import torch
 from torch.nn import functional as F
 
 from .lite_eval import QuickEval
-from .reader import Reader, columns_from_canvas, crop_columns
+from .reader import Reader, columns_from_canvas, crop_columns, widen_lexicon
 
 # samples seen -> share of each level
 CURRICULUM = (
@@ -141,7 +147,22 @@ def _atomic_save(obj, path: Path) -> None:
         torch.save(obj, f)
 
 
-def train(out: Path, minutes: float, cfg: LiteConfig, threads: int = 2, log=print) -> dict:
+def _initial_weights(init: Path, cfg: LiteConfig, log) -> tuple[Reader, int]:
+    """Another run's reader (widened to cfg.reader's lexicon if asked) and its texts seen."""
+    saved = torch.load(init, weights_only=True)
+    model = load_reader(init)
+    want = dict(model.config, **cfg.reader)
+    if want["lexicon"] != model.config["lexicon"]:
+        log(f"widening the lexicon {model.config['lexicon']} -> {want['lexicon']}")
+        model = widen_lexicon(model, want["lexicon"])
+    if want != model.config:
+        raise ValueError(f"--init {init} has reader {model.config}; only the lexicon can change, not {cfg.reader}")
+    cfg.reader = dict(model.config)
+    return model.train(), int(json.loads(saved["state"])["seen"])
+
+
+def train(out: Path, minutes: float, cfg: LiteConfig, threads: int = 2, log=print,
+          init: Path | None = None) -> dict:
     from .lite_cache import prepare
 
     torch.set_num_threads(threads)
@@ -150,18 +171,25 @@ def train(out: Path, minutes: float, cfg: LiteConfig, threads: int = 2, log=prin
     out.mkdir(parents=True, exist_ok=True)
     ck = out / "checkpoints"
     ck.mkdir(exist_ok=True)
-    model = Reader(**cfg.reader)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.wd)
+    resume = (ck / "last.pt").is_file()
     state = {"step": 0, "seen": 0, "best": -1.0, "rng": random.Random(cfg.seed).getstate()}
-    if (ck / "last.pt").is_file():
+    if resume:
         saved = torch.load(ck / "last.pt", weights_only=True)
+        cfg.reader = json.loads(saved["reader"])
+        model = Reader(**cfg.reader)
+    elif init is not None:
+        model, state["seen"] = _initial_weights(init, cfg, log)
+    else:
+        model = Reader(**cfg.reader)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.wd)
+    if resume:
         model.load_state_dict(saved["model"])
         opt.load_state_dict(saved["opt"])
         state = json.loads(saved["state"])
         state["rng"] = _tuple_state(state["rng"])
         log(f"resumed at step {state['step']} ({state['seen']} texts seen)")
     else:
-        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=1))
+        (out / "config.json").write_text(json.dumps(dict(asdict(cfg), init=str(init) if init else None), indent=1))
     rng = random.Random()
     rng.setstate(state["rng"])
     quick = QuickEval(folder)
@@ -255,12 +283,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
+    ap.add_argument("--init", type=Path, default=None, help="start from another run's checkpoint")
     args = ap.parse_args(argv)
     cfg = LiteConfig()
     for kv in args.set:
         k, v = kv.split("=", 1)
         setattr(cfg, k, type(getattr(cfg, k))(v) if not isinstance(getattr(cfg, k), dict) else json.loads(v))
-    train(args.out, args.minutes, cfg, args.threads, log=lambda m: print(m, flush=True))
+    train(args.out, args.minutes, cfg, args.threads, log=lambda m: print(m, flush=True), init=args.init)
     return 0
 
 

@@ -1,0 +1,96 @@
+"""The whole CLIPPO-Lite recipe as one resumable command: the training stages in order.
+
+    python -m clippo_desktop.training.distill --out runs/lite --minutes 240 --threads 2
+    python -m clippo_desktop.training.distill.ship --run runs/lite/wide
+
+The stages are data (`STAGES`): each trains in `<out>/<stage name>` with its `LiteConfig`
+overrides; a stage after the first starts from the previous stage's last checkpoint (`--init`
+in train_lite.py). Re-running the command skips finished stages (their `last.pt` reached
+`total_steps`) and resumes the unfinished one, so the recipe survives any number of sessions.
+The shipped model came from exactly these two stages (the base stage was reached in the
+warm-started chain A -> B -> C, see training/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    overrides: dict = field(default_factory=dict)
+
+
+STAGES = (
+    Stage("base"),  # LiteConfig defaults: 6,500 steps, lexicon 1,024, curriculum to captions
+    Stage("wide", {"reader": {"lexicon": 2048}, "lr": 1e-3, "total_steps": 6500, "eval_minutes": 10.0}),
+)
+
+
+def stage_config(stage: Stage):
+    from .train_lite import LiteConfig
+
+    cfg = LiteConfig()
+    for k, v in stage.overrides.items():
+        if not hasattr(cfg, k):
+            raise ValueError(f"stage {stage.name!r}: LiteConfig has no field {k!r}")
+        setattr(cfg, k, dict(v) if isinstance(v, dict) else v)
+    return cfg
+
+
+def steps_done(run: Path) -> int:
+    """Steps in `run`'s last checkpoint (0 when it has none)."""
+    import torch
+
+    last = run / "checkpoints" / "last.pt"
+    if not last.is_file():
+        return 0
+    return int(json.loads(torch.load(last, weights_only=True)["state"])["step"])
+
+
+def next_stage(out: Path, stages=STAGES) -> int | None:
+    """Index of the first unfinished stage under `out`, or None when all are done."""
+    for i, stage in enumerate(stages):
+        if steps_done(out / stage.name) < stage_config(stage).total_steps:
+            return i
+    return None
+
+
+def run(out: Path, minutes: float, threads: int = 2, log=print, stages=STAGES) -> int | None:
+    """Train stages until all are done or `minutes` run out; returns the unfinished stage's index."""
+    from .train_lite import train
+
+    t_end = time.time() + minutes * 60
+    while (i := next_stage(out, stages)) is not None:
+        left = (t_end - time.time()) / 60
+        if left < 1:
+            return i
+        stage = stages[i]
+        init = out / stages[i - 1].name / "checkpoints" / "last.pt" if i else None
+        log(f"stage {stage.name} ({i + 1}/{len(stages)}), {left:.0f} min left")
+        train(out / stage.name, left, stage_config(stage), threads, log=log, init=init)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m clippo_desktop.training.distill")
+    ap.add_argument("--out", type=Path, default=Path("runs/lite"))
+    ap.add_argument("--minutes", type=float, default=240.0)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args(argv)
+    left = run(args.out, args.minutes, args.threads, log=lambda m: print(m, flush=True))
+    if left is None:
+        print(f"all stages done; ship with: python -m clippo_desktop.training.distill.ship "
+              f"--run {args.out / STAGES[-1].name}")
+    else:
+        print(f"time is up in stage {STAGES[left].name}; run the same command again to continue")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
