@@ -86,8 +86,6 @@ def flops(reader_config: dict) -> dict:
     from clippo_desktop.engine.render import render_texts
 
     out = {}
-
-    out = {}
     photo_branch = PhotoBranch(load_efficientnet_lite0(), np.zeros((1000, 512), np.float32)).eval()
     with FlopCounterMode(display=False) as fc, torch.no_grad():
         photo_branch(torch.zeros(1, 224, 224, 3))

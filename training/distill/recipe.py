@@ -35,12 +35,7 @@ STAGES = (
 def stage_config(stage: Stage):
     from .train_lite import LiteConfig
 
-    cfg = LiteConfig()
-    for k, v in stage.overrides.items():
-        if not hasattr(cfg, k):
-            raise ValueError(f"stage {stage.name!r}: LiteConfig has no field {k!r}")
-        setattr(cfg, k, dict(v) if isinstance(v, dict) else v)
-    return cfg
+    return LiteConfig().with_overrides(stage.overrides, where=f"stage {stage.name!r}")
 
 
 def steps_done(run: Path) -> int:

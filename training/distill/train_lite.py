@@ -63,6 +63,16 @@ class LiteConfig:
         self.reader = self.reader or {}
         self.final_mix = self.final_mix or {}
 
+    def with_overrides(self, overrides: dict, where: str = "--set") -> "LiteConfig":
+        """A copy with `overrides` ({field: value}) applied; unknown fields are refused."""
+        import dataclasses
+
+        known = {f.name for f in dataclasses.fields(self)}
+        for k in overrides:
+            if k not in known:
+                raise ValueError(f"{where}: LiteConfig has no field {k!r}")
+        return dataclasses.replace(self, **{k: dict(v) if isinstance(v, dict) else v for k, v in overrides.items()})
+
 
 def level_weights(seen: int, final_mix: dict | None = None) -> dict[str, float]:
     w = CURRICULUM[0][1]
@@ -150,7 +160,7 @@ def _atomic_save(obj, path: Path) -> None:
 def _initial_weights(init: Path, cfg: LiteConfig, log) -> tuple[Reader, int]:
     """Another run's reader (widened to cfg.reader's lexicon if asked) and its texts seen."""
     saved = torch.load(init, weights_only=True)
-    model = load_reader(init)
+    model = _reader_from(saved)
     want = dict(model.config, **cfg.reader)
     if want["lexicon"] != model.config["lexicon"]:
         log(f"widening the lexicon {model.config['lexicon']} -> {want['lexicon']}")
@@ -270,11 +280,15 @@ def _encode(model: Reader, texts: list[str], batch: int = 128) -> np.ndarray:
     return np.concatenate(out)
 
 
-def load_reader(path: Path) -> Reader:
-    saved = torch.load(path, weights_only=True)
+def _reader_from(saved: dict) -> Reader:
+    """The reader of a loaded checkpoint dict, in eval mode."""
     model = Reader(**json.loads(saved["reader"]))
     model.load_state_dict(saved["model"])
     return model.eval()
+
+
+def load_reader(path: Path) -> Reader:
+    return _reader_from(torch.load(path, weights_only=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -285,10 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     ap.add_argument("--init", type=Path, default=None, help="start from another run's checkpoint")
     args = ap.parse_args(argv)
-    cfg = LiteConfig()
+    defaults, overrides = LiteConfig(), {}
     for kv in args.set:
         k, v = kv.split("=", 1)
-        setattr(cfg, k, type(getattr(cfg, k))(v) if not isinstance(getattr(cfg, k), dict) else json.loads(v))
+        kind = type(getattr(defaults, k, ""))
+        overrides[k] = json.loads(v) if kind is dict else kind(v)
+    cfg = defaults.with_overrides(overrides)
     train(args.out, args.minutes, cfg, args.threads, log=lambda m: print(m, flush=True), init=args.init)
     return 0
 
