@@ -22,6 +22,11 @@ log = logging.getLogger(__name__)
 PREFERRED_PROVIDERS = ("CUDAExecutionProvider", "CoreMLExecutionProvider", "DmlExecutionProvider",
                        "CPUExecutionProvider")
 PROVIDERS_ENV = "CLIPPO_DESKTOP_PROVIDERS"
+# Lets ORT's constant folding turn DequantizeLinear-of-a-constant into a float constant at load.
+# By default ORT keeps such nodes for QDQ kernel fusion; no package here is QDQ-quantised (the
+# dynamic int8 graphs use MatMulInteger), and an int8-weight graph (int8_weights.py) needs the
+# fold to run at fp32 speed.
+FOLD_WEIGHTS_CONFIG = ("session.disable_quant_qdq", "1")
 _SHORT_NAMES = {"cuda": "CUDAExecutionProvider", "coreml": "CoreMLExecutionProvider",
                 "dml": "DmlExecutionProvider", "directml": "DmlExecutionProvider", "cpu": "CPUExecutionProvider"}
 
@@ -125,6 +130,7 @@ class Encoder:
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.log_severity_level = 3  # errors only: ORT's graph-cleanup warnings are not the user's business
+        so.add_session_config_entry(*FOLD_WEIGHTS_CONFIG)
         providers = choose_providers(self._requested)
         try:
             session = ort.InferenceSession(str(self.path), so, providers=providers)

@@ -119,12 +119,14 @@ def test_the_recipe_skips_finished_stages_and_resumes_the_unfinished_one(tmp_pat
 
     from clippo_desktop.training.distill.recipe import Stage, next_stage, stage_config
 
-    stages = (Stage("base", {"total_steps": 10}), Stage("wide", {"total_steps": 20, "reader": {"lexicon": 48}}))
+    stages = (Stage("base", {"total_steps": 10, "stop_step": 8}),
+              Stage("wide", {"total_steps": 20, "reader": {"lexicon": 48}}))
     assert next_stage(tmp_path, stages) == 0
-    for name, step in (("base", 10), ("wide", 7)):
+    for name, step in (("base", 8), ("wide", 7)):
         (tmp_path / name / "checkpoints").mkdir(parents=True)
         torch.save({"state": json.dumps({"step": step, "seen": 0})}, tmp_path / name / "checkpoints" / "last.pt")
     assert next_stage(tmp_path, stages) == 1
+    assert stage_config(stages[0]).last_step == 8 and stage_config(stages[1]).last_step == 20
     assert stage_config(stages[1]).reader == {"lexicon": 48} and stage_config(stages[1]).total_steps == 20
     with pytest.raises(ValueError, match="stage 'x': LiteConfig has no field 'steps'"):
         stage_config(Stage("x", {"steps": 5}))
@@ -233,8 +235,11 @@ def test_the_exported_graph_packages_and_runs_as_the_apps_model(exported, tmp_pa
     manifest = build_package_from_onnx(
         graph, tmp_path / "bundle" / "lite", name="lite", embed_dim=512, provenance={"test": True},
         license="none", is_default=True, int8="auto", int8_only=True, progress=lambda _m: None)
-    # ORT's dynamic quantiser cannot rewrite MatMuls inside If branches: "auto" ships fp32 only.
-    assert manifest.default_variant == "fp32" and set(manifest.files) == {"model.onnx"}
+    # ORT's dynamic quantiser cannot rewrite MatMuls inside If branches, so the graph gets int8
+    # weight storage (engine/int8_weights.py): a quarter of the bytes, the same embeddings.
+    assert manifest.default_variant == "int8" and set(manifest.files) == {"model.int8.onnx"}
+    assert manifest.int8_cosine > 0.999
+    assert manifest.files["model.int8.onnx"].bytes < 0.3 * graph.stat().st_size
     model = ModelRegistry(tmp_path / "data", bundled_dir=tmp_path / "bundle").default()
     assert model.name == "lite" and model.manifest.architecture.kind == "onnx"
     z = model.encode_texts(["Hund im Schnee", "a dog in the snow"])

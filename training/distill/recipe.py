@@ -1,14 +1,15 @@
 """The whole CLIPPO-Lite recipe as one resumable command: the training stages in order.
 
     python -m clippo_desktop.training.distill --out runs/lite --minutes 240 --threads 2
-    python -m clippo_desktop.training.distill.ship --run runs/lite/wide
+    python -m clippo_desktop.training.distill.ship --run runs/lite/captions
 
 The stages are data (`STAGES`): each trains in `<out>/<stage name>` with its `LiteConfig`
 overrides; a stage after the first starts from the previous stage's last checkpoint (`--init`
 in train_lite.py). Re-running the command skips finished stages (their `last.pt` reached
-`total_steps`) and resumes the unfinished one, so the recipe survives any number of sessions.
-The shipped model came from exactly these two stages (the base stage was reached in the
-warm-started chain A -> B -> C, see training/README.md).
+the stage's last step) and resumes the unfinished one, so the recipe survives any number of sessions.
+The shipped model came from exactly these stages (the base stage was reached in the
+warm-started chain A -> B -> C, see training/README.md). A stage is finished at its config's
+`last_step` (`stop_step` when set, else `total_steps`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ class Stage:
 
 STAGES = (
     Stage("base"),  # LiteConfig defaults: 6,500 steps, lexicon 1,024, curriculum to captions
-    Stage("wide", {"reader": {"lexicon": 2048}, "lr": 1e-3, "total_steps": 6500, "eval_minutes": 10.0}),
+    # run D: the lexicon doubled without changing the function, a fresh cosine cycle; it stopped at
+    # step 5,426 of its 6,500-step schedule when that session's time ran out
+    Stage("wide", {"reader": {"lexicon": 2048}, "lr": 1e-3, "total_steps": 6500, "stop_step": 5426,
+                   "eval_minutes": 10.0}),
+    # run E: a third, gentler cycle with a caption-heavier final mix (COCO and Multi30k are captions)
+    Stage("captions", {"lr": 6e-4, "total_steps": 5000, "eval_minutes": 10.0,
+                       "final_mix": {"word": 0.15, "phrase": 0.1, "bag": 0.15, "caption": 0.6}}),
 )
 
 
@@ -51,7 +58,7 @@ def steps_done(run: Path) -> int:
 def next_stage(out: Path, stages=STAGES) -> int | None:
     """Index of the first unfinished stage under `out`, or None when all are done."""
     for i, stage in enumerate(stages):
-        if steps_done(out / stage.name) < stage_config(stage).total_steps:
+        if steps_done(out / stage.name) < stage_config(stage).last_step:
             return i
     return None
 

@@ -51,6 +51,7 @@ class LiteConfig:
     wd: float = 0.02
     warmup: int = 300
     total_steps: int = 6500  # the shipped chain ended at 6,500 steps (624k texts)
+    stop_step: int = 0  # stop here although the schedule runs to total_steps (0: at total_steps)
     tau: float = 0.05
     nce_weight: float = 0.5
     eval_minutes: float = 8.0
@@ -62,6 +63,11 @@ class LiteConfig:
     def __post_init__(self):
         self.reader = self.reader or {}
         self.final_mix = self.final_mix or {}
+
+    @property
+    def last_step(self) -> int:
+        """The step at which the run is finished."""
+        return min(self.stop_step or self.total_steps, self.total_steps)
 
     def with_overrides(self, overrides: dict, where: str = "--set") -> "LiteConfig":
         """A copy with `overrides` ({field: value}) applied; unknown fields are refused."""
@@ -229,7 +235,7 @@ def train(out: Path, minutes: float, cfg: LiteConfig, threads: int = 2, log=prin
     t_ckpt = time.time() + cfg.ckpt_minutes * 60
     t_eval = time.time() + cfg.eval_minutes * 60
     agg, t_log, n_log = {}, time.time(), 0
-    while time.time() < t_end and state["step"] < cfg.total_steps:
+    while time.time() < t_end and state["step"] < cfg.last_step:
         w = level_weights(state["seen"], cfg.final_mix)
         lvl = rng.choices(list(w), weights=list(w.values()))[0]
         idx = corpus.sample(lvl, cfg.batch_size, rng)
