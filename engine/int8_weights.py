@@ -63,8 +63,10 @@ def quantize_array(w: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
 def quantize_weights(model: onnx.ModelProto) -> int:
     """Rewrite `model` in place; returns how many initializers became int8."""
     graph = model.graph
+    inputs = {i.name for i in graph.input}  # an initializer that is also an input can be overridden
     big = {i.name for i in graph.initializer
-           if i.data_type == TensorProto.FLOAT and len(i.dims) >= 2 and int(np.prod(i.dims)) >= MIN_ELEMENTS}
+           if i.data_type == TensorProto.FLOAT and len(i.dims) >= 2 and int(np.prod(i.dims)) >= MIN_ELEMENTS
+           and i.name not in inputs}
     axes = _channel_axes(graph, big)
     kept, added, dq = [], [], []
     for init in graph.initializer:

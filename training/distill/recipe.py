@@ -33,8 +33,9 @@ STAGES = (
     # step 5,426 of its 6,500-step schedule when that session's time ran out
     Stage("wide", {"reader": {"lexicon": 2048}, "lr": 1e-3, "total_steps": 6500, "stop_step": 5426,
                    "eval_minutes": 10.0}),
-    # run E: a third, gentler cycle with a caption-heavier final mix (COCO and Multi30k are captions)
-    Stage("captions", {"lr": 6e-4, "total_steps": 5000, "eval_minutes": 10.0,
+    # run E: a third, gentler cycle with a caption-heavier final mix (COCO and Multi30k are captions);
+    # its session's time ran out at step 4,894 of 5,000, where the learning rate was at its floor
+    Stage("captions", {"lr": 6e-4, "total_steps": 5000, "stop_step": 4894, "eval_minutes": 10.0,
                        "final_mix": {"word": 0.15, "phrase": 0.1, "bag": 0.15, "caption": 0.6}}),
 )
 
