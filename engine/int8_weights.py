@@ -74,7 +74,7 @@ def quantize_weights(model: onnx.ModelProto) -> int:
         if init.name not in big or len(ax) != 1:
             kept.append(init)
             continue
-        axis = ax.pop()
+        axis = next(iter(ax))
         q, scale = quantize_array(numpy_helper.to_array(init), axis)
         added += [numpy_helper.from_array(q, f"{init.name}__int8"),
                   numpy_helper.from_array(scale, f"{init.name}__scale")]
@@ -88,11 +88,13 @@ def quantize_weights(model: onnx.ModelProto) -> int:
     return len(dq)
 
 
-def write_int8_weights(src: str | os.PathLike, dst: str | os.PathLike) -> int:
-    """Write the weight-only int8 copy of `src` to `dst` atomically; returns the tensors quantised."""
+def write_int8_weights(model: onnx.ModelProto, dst: str | os.PathLike) -> int:
+    """Quantise the loaded fp32 `model` (in place) and write it to `dst` atomically.
+
+    Returns how many tensors became int8.
+    """
     from .atomic import atomic_write
 
-    model = onnx.load(str(src))
     n = quantize_weights(model)
     props = {p.key: p.value for p in model.metadata_props}
     props["clippo.quantization"] = DESCRIPTION

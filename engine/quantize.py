@@ -32,16 +32,16 @@ def quantize_int8(src_path: str | os.PathLike, dst_path: str | os.PathLike, *, p
     control flow (`If` branches), which the dynamic quantiser cannot rewrite, gets int8 weight
     storage with float32 compute instead (`int8_weights`).
     """
-    from onnxruntime.quantization import QuantType, quantize_dynamic  # heavy import, only here
-
     from .int8_weights import has_control_flow, write_int8_weights
 
     src, dst = Path(src_path), Path(dst_path)
     model = onnx.load(str(src))
     if has_control_flow(model):
-        n = write_int8_weights(src, dst)
+        n = write_int8_weights(model, dst)
         log.info("wrote int8-weight model %s (%d tensors, %.1f MB)", dst, n, dst.stat().st_size / 1e6)
         return dst
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # heavy import, only here
+
     weights = {i.name for i in model.graph.initializer} - KEEP_FLOAT
     const_b = [n.name for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)

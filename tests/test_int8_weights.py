@@ -10,7 +10,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from clippo_desktop.engine.encoder import FOLD_WEIGHTS_CONFIG
 from clippo_desktop.engine.int8_weights import has_control_flow, quantize_array, write_int8_weights
-from clippo_desktop.engine.quantize import quantize_int8
+from clippo_desktop.engine.quantize import cosine_rows, quantize_int8
 
 RNG = np.random.default_rng(0)
 W1 = RNG.normal(size=(64, 128)).astype(np.float32)  # MatMul B: channels are columns
@@ -44,10 +44,6 @@ def run(path, x, fold=True, optimized=None):
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
 
 
-def cosines(a, b):
-    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-
-
 @pytest.fixture()
 def models(tmp_path):
     fp32 = tmp_path / "model.onnx"
@@ -70,7 +66,7 @@ def test_a_graph_with_branches_gets_int8_weights_and_both_branches_keep_a_cosine
     assert int8.stat().st_size < 0.3 * fp32.stat().st_size
     for sign in (1.0, -1.0):  # mean > 0 takes the then branch, else the else branch
         x = np.abs(RNG.normal(size=(8, 64))).astype(np.float32) * sign
-        assert cosines(run(fp32, x), run(int8, x)).min() > 0.9999
+        assert cosine_rows(run(fp32, x), run(int8, x)).min() > 0.9999
     meta = {p.key: p.value for p in onnx.load(str(int8)).metadata_props}
     assert meta["clippo.quantization"].startswith("int8 weights")
 
@@ -100,7 +96,6 @@ def test_weights_the_channel_axes_disagree_on_stay_float(tmp_path):
     model.graph.node[2].attribute[0].g.node.append(helper.make_node("MatMul", ["x2", "w1"], ["unused"]))
     model.graph.node.insert(0, helper.make_node("MatMul", ["w1", "w1t_probe"], ["x2"]))  # w1 as MatMul A
     model.graph.initializer.append(numpy_helper.from_array(np.zeros((128, 64), np.float32), "w1t_probe"))
-    onnx.save(model, str(tmp_path / "m.onnx"))
-    write_int8_weights(tmp_path / "m.onnx", tmp_path / "m8.onnx")
+    write_int8_weights(model, tmp_path / "m8.onnx")
     stored = {i.name: i.data_type for i in onnx.load(str(tmp_path / "m8.onnx")).graph.initializer}
     assert stored["w1"] == TensorProto.FLOAT and stored["w2__int8"] == TensorProto.INT8

@@ -5,11 +5,10 @@
 
 The stages are data (`STAGES`): each trains in `<out>/<stage name>` with its `LiteConfig`
 overrides; a stage after the first starts from the previous stage's last checkpoint (`--init`
-in train_lite.py). Re-running the command skips finished stages (their `last.pt` reached
-the stage's last step) and resumes the unfinished one, so the recipe survives any number of sessions.
-The shipped model came from exactly these stages (the base stage was reached in the
-warm-started chain A -> B -> C, see training/README.md). A stage is finished at its config's
-`last_step` (`stop_step` when set, else `total_steps`).
+in train_lite.py). Re-running the command skips finished stages (their `last.pt` reached the
+config's `last_step`: `stop_step` when set, else `total_steps`) and resumes the unfinished one,
+so the recipe survives any number of sessions. The shipped model came from exactly these stages
+(the base stage was reached in the warm-started chain A -> B -> C, see training/README.md).
 """
 
 from __future__ import annotations

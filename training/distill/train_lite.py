@@ -24,7 +24,7 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -71,13 +71,11 @@ class LiteConfig:
 
     def with_overrides(self, overrides: dict, where: str = "--set") -> "LiteConfig":
         """A copy with `overrides` ({field: value}) applied; unknown fields are refused."""
-        import dataclasses
-
-        known = {f.name for f in dataclasses.fields(self)}
+        known = {f.name for f in fields(self)}
         for k in overrides:
             if k not in known:
                 raise ValueError(f"{where}: LiteConfig has no field {k!r}")
-        return dataclasses.replace(self, **{k: dict(v) if isinstance(v, dict) else v for k, v in overrides.items()})
+        return replace(self, **{k: dict(v) if isinstance(v, dict) else v for k, v in overrides.items()})
 
 
 def level_weights(seen: int, final_mix: dict | None = None) -> dict[str, float]:
