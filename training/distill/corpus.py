@@ -17,6 +17,7 @@ multilingual stand-in for sentences), `phrase` ("a photo of a {class}", two-word
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -268,3 +269,59 @@ def build_targets(folder: Path, threads: int = 2, log=print) -> tuple[list[dict]
     rows = [json.loads(line) for line in jl.read_text("utf-8").splitlines()]
     emb = np.load(npy, allow_pickle=False)
     return rows, emb
+
+
+# Corpus extensions: name -> function returning candidate rows. Each is stored beside the base
+# corpus as <name>.jsonl + <name>_text.npy, so adding one never changes the base corpus (or the
+# held-out slice drawn from it) that earlier stages trained on.
+def _caption2_rows() -> list[dict]:
+    from .caption_grammar import caption_rows
+
+    return caption_rows()
+
+
+def _caption3_rows() -> list[dict]:
+    from .clause_grammar import clause_rows
+
+    return clause_rows()
+
+
+EXTENSIONS = {"caption2": _caption2_rows, "caption3": _caption3_rows}
+
+
+def extension_targets(folder: Path, name: str, base_texts: list[str], threads: int = 2,
+                      log=print, encode=None) -> tuple[list[dict], np.ndarray]:
+    """Rows and USE-m targets (float16) of corpus extension `name`, computed once and cached.
+
+    Texts already in the base corpus, duplicates and texts naming a held-out class are dropped.
+    `encode` (texts -> unit vectors) defaults to the text teacher."""
+    from clippo_desktop.engine.atomic import atomic_write, write_text_atomic
+
+    if name not in EXTENSIONS:
+        raise ValueError(f"unknown corpus extension {name!r}; known: {', '.join(sorted(EXTENSIONS))}")
+    folder = Path(folder)
+    jl, npy = folder / f"{name}.jsonl", folder / f"{name}_text.npy"
+    if not (jl.is_file() and npy.is_file()):
+        held = sources.HeldOutFilter(sources.held_out_names())
+        seen = {t.lower() for t in base_texts}
+        rows, dropped = [], 0
+        for r in EXTENSIONS[name]():
+            key = r["text"].lower()
+            if key in seen:
+                continue
+            if held(r["text"]):
+                dropped += 1
+                continue
+            seen.add(key)
+            rows.append(r)
+        log(f"corpus extension {name}: {len(rows)} texts, {dropped} dropped (held-out names)")
+        if encode is None:
+            from .teachers import TextTeacher
+
+            encode = functools.partial(TextTeacher(threads=threads).encode, batch_size=256)
+        emb = encode([r["text"] for r in rows])
+        with atomic_write(npy) as f:
+            np.save(f, emb.astype(np.float16), allow_pickle=False)
+        write_text_atomic(jl, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    rows = [json.loads(line) for line in jl.read_text("utf-8").splitlines()]
+    return rows, np.load(npy, allow_pickle=False)

@@ -1,7 +1,7 @@
 """The whole CLIPPO-Lite recipe as one resumable command: the training stages in order.
 
     python -m clippo_desktop.training.distill --out runs/lite --minutes 240 --threads 2
-    python -m clippo_desktop.training.distill.ship --run runs/lite/captions
+    python -m clippo_desktop.training.distill.ship --run runs/lite/scenes
 
 The stages are data (`STAGES`): each trains in `<out>/<stage name>` with its `LiteConfig`
 overrides; a stage after the first starts from the previous stage's last checkpoint (`--init`
@@ -36,6 +36,14 @@ STAGES = (
     # its session's time ran out at step 4,894 of 5,000, where the learning rate was at its floor
     Stage("captions", {"lr": 6e-4, "total_steps": 5000, "stop_step": 4894, "eval_minutes": 10.0,
                        "final_mix": {"word": 0.15, "phrase": 0.1, "bag": 0.15, "caption": 0.6}}),
+    # run F: E's COCO recall had flattened, so new caption text rather than more passes: the second
+    # caption grammar (caption_grammar.py: people, clothing, actions on objects, rooms, meals) and
+    # the third (clause_grammar.py: two actions, two actors, fronted places, "while" clauses; run F
+    # read it from step 1,271 on, after a resume); stopped at step 3,621 of 4,000 for the session's time
+    Stage("scenes", {"lr": 6e-4, "warmup": 200, "total_steps": 4000, "stop_step": 3621, "eval_minutes": 10.0,
+                     "extensions": ["caption2", "caption3"],
+                     "final_mix": {"word": 0.12, "phrase": 0.08, "bag": 0.1, "caption": 0.25,
+                                   "caption2": 0.25, "caption3": 0.2}}),
 )
 
 

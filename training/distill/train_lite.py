@@ -59,10 +59,12 @@ class LiteConfig:
     seed: int = 0
     reader: dict = None
     final_mix: dict = None  # replaces the last curriculum phase's level shares when given
+    extensions: list = None  # corpus extensions (corpus.EXTENSIONS) whose rows join the sampling
 
     def __post_init__(self):
         self.reader = self.reader or {}
         self.final_mix = self.final_mix or {}
+        self.extensions = list(self.extensions or [])
 
     @property
     def last_step(self) -> int:
@@ -104,20 +106,24 @@ RANK_OFFSET, RANK_POWER = 200, 0.6  # word k of a language is drawn ~ (k + 200) 
 class Corpus:
     """The texts, their unit teacher targets, a held-out slice and per-level sampling weights."""
 
-    def __init__(self, folder: Path, seed: int = 0):
-        from .corpus import build_targets
+    def __init__(self, folder: Path, seed: int = 0, extensions: list[str] = ()):
+        from .corpus import build_targets, extension_targets
 
         rows, emb = build_targets(folder)
-        emb = emb.astype(np.float32)
-        self.targets = emb / np.linalg.norm(emb, axis=1, keepdims=True)
-        self.texts = [r["text"] for r in rows]
+        # the held-out slice comes from the base corpus alone, so it is the same with extensions
         rng = np.random.default_rng(seed)
         self.val = rng.choice(len(rows), VAL_TEXTS, replace=False)
         val = set(self.val.tolist())
+        for name in extensions:
+            more, more_emb = extension_targets(folder, name, [r["text"] for r in rows])
+            rows, emb = rows + more, np.concatenate([emb, more_emb])
+        emb = emb.astype(np.float32)
+        self.targets = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+        self.texts = [r["text"] for r in rows]
         self.by_level: dict[str, list[int]] = {}
         self.cum_weights: dict[str, list[float]] = {}
         rank: dict[tuple[str, str], int] = {}
-        for lvl in ("word", "phrase", "bag", "caption"):
+        for lvl in dict.fromkeys(r["level"] for r in rows):
             idx, w = [], []
             for i, r in enumerate(rows):
                 if r["level"] != lvl:
@@ -181,7 +187,7 @@ def train(out: Path, minutes: float, cfg: LiteConfig, threads: int = 2, log=prin
 
     torch.set_num_threads(threads)
     folder = prepare(threads=threads, log=log)
-    corpus = Corpus(folder, cfg.seed)
+    corpus = Corpus(folder, cfg.seed, cfg.extensions)
     out.mkdir(parents=True, exist_ok=True)
     ck = out / "checkpoints"
     ck.mkdir(exist_ok=True)
@@ -307,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     for kv in args.set:
         k, v = kv.split("=", 1)
         kind = type(getattr(defaults, k, ""))
-        overrides[k] = json.loads(v) if kind is dict else kind(v)
+        overrides[k] = json.loads(v) if kind in (dict, list) else kind(v)
     cfg = defaults.with_overrides(overrides)
     train(args.out, args.minutes, cfg, args.threads, log=lambda m: print(m, flush=True), init=args.init)
     return 0
