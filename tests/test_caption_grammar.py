@@ -163,3 +163,13 @@ def test_every_recipe_stage_mixes_only_levels_its_corpus_has():
         assert set(cfg.final_mix) <= levels, stage.name
         if cfg.final_mix:
             assert abs(sum(cfg.final_mix.values()) - 1.0) < 1e-9, stage.name
+
+
+def test_a_mix_naming_a_level_without_texts_is_refused_before_training():
+    pytest.importorskip("torch")
+    from clippo_desktop.training.distill.train_lite import check_mix
+
+    check_mix({"word": 0.5, "caption2": 0.5}, {"word": [1], "caption2": [2]})
+    with pytest.raises(ValueError, match="final_mix names levels the corpus has no texts for: caption3; "
+                                         "add the corpus extension that makes them to `extensions`"):
+        check_mix({"word": 0.5, "caption3": 0.5}, {"word": [1], "caption2": [2]})

@@ -90,6 +90,14 @@ def level_weights(seen: int, final_mix: dict | None = None) -> dict[str, float]:
     return w
 
 
+def check_mix(mix: dict, levels) -> None:
+    """Refuse a level mix that names a level the corpus has no texts for (before any training)."""
+    missing = sorted(set(mix) - set(levels))
+    if missing:
+        raise ValueError(f"final_mix names levels the corpus has no texts for: {', '.join(missing)}; "
+                         f"add the corpus extension that makes them to `extensions` (corpus.EXTENSIONS)")
+
+
 def lr_at(cfg: LiteConfig, step: int) -> float:
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
@@ -188,6 +196,7 @@ def train(out: Path, minutes: float, cfg: LiteConfig, threads: int = 2, log=prin
     torch.set_num_threads(threads)
     folder = prepare(threads=threads, log=log)
     corpus = Corpus(folder, cfg.seed, cfg.extensions)
+    check_mix(cfg.final_mix, corpus.by_level)
     out.mkdir(parents=True, exist_ok=True)
     ck = out / "checkpoints"
     ck.mkdir(exist_ok=True)
