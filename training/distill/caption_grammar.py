@@ -16,6 +16,9 @@ Counts are `N_CAPTIONS2`; the corpus module removes held-out class names and dup
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 from .corpus import _distinct
 
@@ -237,28 +240,6 @@ def _de_person(rng: random.Random) -> tuple[str, bool]:
     return np_, plural
 
 
-def _de_caption(rng: random.Random) -> str:
-    r = rng.random()
-    if r < 0.6:
-        who, plural = _de_person(rng)
-        s = f"{who} {rng.choice(_DE_ACTS)[1 if plural else 0]}"
-        if rng.random() < 0.6:
-            s += f" {rng.choice(_DE_PLACES)}"
-    elif r < 0.75:
-        who, plural = rng.choice(_DE_ANIMALS)
-        s = f"{who} {rng.choice(_DE_ANIMAL_ACTS)[1 if plural else 0]}"
-    elif r < 0.85:
-        room, things = rng.choice(_DE_ROOMS)
-        a, b = rng.sample(things, 2)
-        s = f"{room} mit {a} und {b}"
-    elif r < 0.93:
-        a, b = rng.sample(_DE_FOODS, 2)
-        s = f"{rng.choice(_DE_DISHES)} {a} und {b}"
-    else:
-        s = rng.choice(_DE_VEHICLES)
-    return s
-
-
 # ---- French ----------------------------------------------------------------------------------
 _FR_PEOPLE = (("un homme", False), ("une femme", False), ("un jeune homme", False), ("une jeune femme", False),
               ("un petit garçon", False), ("une petite fille", False), ("un vieil homme", False),
@@ -338,39 +319,66 @@ def _fr_person(rng: random.Random) -> tuple[str, bool]:
     return np_, plural
 
 
-def _fr_caption(rng: random.Random) -> str:
+@dataclass(frozen=True)
+class _Tables:
+    """One language's word tables for the caption shapes German and French share."""
+    person: Callable[[random.Random], tuple[str, bool]]
+    acts: tuple
+    places: tuple
+    animals: tuple
+    animal_acts: tuple
+    rooms: tuple
+    foods: tuple
+    dishes: tuple
+    vehicles: tuple
+    with_: str  # "a room with ..."
+    and_: str
+
+
+_DE = _Tables(_de_person, _DE_ACTS, _DE_PLACES, _DE_ANIMALS, _DE_ANIMAL_ACTS, _DE_ROOMS, _DE_FOODS,
+              _DE_DISHES, _DE_VEHICLES, "mit", "und")
+_FR = _Tables(_fr_person, _FR_ACTS, _FR_PLACES, _FR_ANIMALS, _FR_ANIMAL_ACTS, _FR_ROOMS, _FR_FOODS,
+              _FR_DISHES, _FR_VEHICLES, "avec", "et")
+
+
+def _tables_caption(t: _Tables, rng: random.Random) -> str:
+    """A German or French caption: a person acting somewhere, an animal, a room, a meal or a vehicle."""
     r = rng.random()
     if r < 0.6:
-        who, plural = _fr_person(rng)
-        s = f"{who} {rng.choice(_FR_ACTS)[1 if plural else 0]}"
+        who, plural = t.person(rng)
+        s = f"{who} {rng.choice(t.acts)[1 if plural else 0]}"
         if rng.random() < 0.6:
-            s += f" {rng.choice(_FR_PLACES)}"
+            s += f" {rng.choice(t.places)}"
     elif r < 0.75:
-        who, plural = rng.choice(_FR_ANIMALS)
-        s = f"{who} {rng.choice(_FR_ANIMAL_ACTS)[1 if plural else 0]}"
+        who, plural = rng.choice(t.animals)
+        s = f"{who} {rng.choice(t.animal_acts)[1 if plural else 0]}"
     elif r < 0.85:
-        room, things = rng.choice(_FR_ROOMS)
+        room, things = rng.choice(t.rooms)
         a, b = rng.sample(things, 2)
-        s = f"{room} avec {a} et {b}"
+        s = f"{room} {t.with_} {a} {t.and_} {b}"
     elif r < 0.93:
-        a, b = rng.sample(_FR_FOODS, 2)
-        s = f"{rng.choice(_FR_DISHES)} {a} et {b}"
+        a, b = rng.sample(t.foods, 2)
+        s = f"{rng.choice(t.dishes)} {a} {t.and_} {b}"
     else:
-        s = rng.choice(_FR_VEHICLES)
+        s = rng.choice(t.vehicles)
     return s
 
 
-_MAKERS = {"en": _en_caption, "de": _de_caption, "fr": _fr_caption}
+_MAKERS = {"en": _en_caption, "de": partial(_tables_caption, _DE), "fr": partial(_tables_caption, _FR)}
 
 
-def captions(lang: str, n: int, rng: random.Random) -> list[str]:
-    """Up to n distinct captions in `lang` (en, de or fr), deterministic for the generator's state."""
-    capital = 0.6 if lang == "en" else 0.9
-    return _distinct(n, _MAKERS[lang], rng, capital=capital, period=0.5)
+def captions(lang: str, n: int, rng: random.Random, makers: dict = _MAKERS) -> list[str]:
+    """Up to n distinct captions in `lang` (a key of `makers`), deterministic for the generator's state."""
+    return _distinct(n, makers[lang], rng, capital=0.6 if lang == "en" else 0.9, period=0.5)
+
+
+def grammar_rows(makers: dict, counts: dict[str, int], level: str, seed: int, scale: float = 1.0) -> list[dict]:
+    """A grammar's captions as corpus rows (before the held-out filter and de-duplication)."""
+    rng = random.Random(seed)
+    return [{"text": t, "lang": lang, "level": level}
+            for lang, n in counts.items() for t in captions(lang, int(n * scale), rng, makers)]
 
 
 def caption_rows(seed: int = 1, scale: float = 1.0) -> list[dict]:
-    """All second-grammar captions as corpus rows (before the held-out filter and de-duplication)."""
-    rng = random.Random(seed)
-    return [{"text": t, "lang": lang, "level": LEVEL}
-            for lang, n in N_CAPTIONS2.items() for t in captions(lang, int(n * scale), rng)]
+    """All second-grammar captions as corpus rows."""
+    return grammar_rows(_MAKERS, N_CAPTIONS2, LEVEL, seed, scale)

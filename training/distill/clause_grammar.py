@@ -15,7 +15,6 @@ from __future__ import annotations
 import random
 
 from . import caption_grammar as g
-from .corpus import _distinct
 
 N_CAPTIONS3 = {"en": 40000, "de": 25000, "fr": 25000}
 LEVEL = "caption3"
@@ -147,11 +146,9 @@ _MAKERS = {"en": _en, "de": _de, "fr": _fr}
 
 def captions(lang: str, n: int, rng: random.Random) -> list[str]:
     """Up to n distinct captions in `lang` (en, de or fr), deterministic for the generator's state."""
-    return _distinct(n, _MAKERS[lang], rng, capital=0.6 if lang == "en" else 0.9, period=0.5)
+    return g.captions(lang, n, rng, _MAKERS)
 
 
 def clause_rows(seed: int = 2, scale: float = 1.0) -> list[dict]:
     """All third-grammar captions as corpus rows (before the held-out filter and de-duplication)."""
-    rng = random.Random(seed)
-    return [{"text": t, "lang": lang, "level": LEVEL}
-            for lang, n in N_CAPTIONS3.items() for t in captions(lang, int(n * scale), rng)]
+    return g.grammar_rows(_MAKERS, N_CAPTIONS3, LEVEL, seed, scale)

@@ -197,26 +197,33 @@ def word_lists(held, scale: float = 1.0) -> dict[str, list[str]]:
     return out
 
 
+class _Rows:
+    """Corpus rows collected once each (case-insensitive), with held-out texts counted and dropped."""
+
+    def __init__(self, held, seen: list[str] = ()):
+        self.held, self.seen = held, {t.lower() for t in seen}
+        self.rows: list[dict] = []
+        self.stats: Counter = Counter()
+
+    def add(self, text: str, lang: str, level: str) -> None:
+        key = text.lower()
+        if not text.strip() or key in self.seen:
+            return
+        if self.held(text):
+            self.stats[f"dropped_{level}"] += 1
+            return
+        self.seen.add(key)
+        self.rows.append({"text": text, "lang": lang, "level": level})
+
+
 def build_corpus(seed: int = 0, scale: float = 1.0) -> tuple[list[dict], dict]:
     """All training texts (no targets yet) and statistics of what the held-out filter dropped.
 
     `scale` < 1 builds a proportionally smaller corpus (tests)."""
     rng = random.Random(seed)
     held = sources.HeldOutFilter(sources.held_out_names())
-    rows: list[dict] = []
-    seen: set[str] = set()
-    stats: Counter = Counter()
-
-    def add(text: str, lang: str, level: str) -> None:
-        key = text.lower()
-        if not text.strip() or key in seen:
-            return
-        if held(text):
-            stats[f"dropped_{level}"] += 1
-            return
-        seen.add(key)
-        rows.append({"text": text, "lang": lang, "level": level})
-
+    kept = _Rows(held)
+    add, rows, stats = kept.add, kept.rows, kept.stats
     words = word_lists(held, scale)
     for lang, ws in words.items():
         for w in ws:
@@ -249,11 +256,29 @@ def build_corpus(seed: int = 0, scale: float = 1.0) -> tuple[list[dict], dict]:
     return rows, dict(stats)
 
 
-def build_targets(folder: Path, threads: int = 2, log=print) -> tuple[list[dict], np.ndarray]:
-    """Write corpus.jsonl + corpus_text.npy (USE-m, float16) once; load them afterwards."""
+def _write_cache(jl: Path, npy: Path, rows: list[dict], emb: np.ndarray) -> None:
+    """Targets first, rows last (each atomically): a cache with both files is complete."""
     from clippo_desktop.engine.atomic import atomic_write, write_text_atomic
 
+    with atomic_write(npy) as f:
+        np.save(f, emb.astype(np.float16), allow_pickle=False)
+    write_text_atomic(jl, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def _read_cache(jl: Path, npy: Path) -> tuple[list[dict], np.ndarray]:
+    rows = [json.loads(line) for line in jl.read_text("utf-8").splitlines()]
+    return rows, np.load(npy, allow_pickle=False)
+
+
+def _teacher_encode(threads: int):
     from .teachers import TextTeacher
+
+    return functools.partial(TextTeacher(threads=threads).encode, batch_size=256)
+
+
+def build_targets(folder: Path, threads: int = 2, log=print) -> tuple[list[dict], np.ndarray]:
+    """Write corpus.jsonl + corpus_text.npy (USE-m, float16) once; load them afterwards."""
+    from clippo_desktop.engine.atomic import write_text_atomic
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -261,14 +286,10 @@ def build_targets(folder: Path, threads: int = 2, log=print) -> tuple[list[dict]
     if not (jl.is_file() and npy.is_file()):
         rows, stats = build_corpus()
         log(f"corpus: {len(rows)} texts {stats}")
-        emb = TextTeacher(threads=threads).encode([r["text"] for r in rows], batch_size=256)
-        with atomic_write(npy) as f:
-            np.save(f, emb.astype(np.float16), allow_pickle=False)
+        emb = _teacher_encode(threads)([r["text"] for r in rows])
         write_text_atomic(folder / "corpus_stats.json", json.dumps(stats, indent=1))
-        write_text_atomic(jl, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    rows = [json.loads(line) for line in jl.read_text("utf-8").splitlines()]
-    emb = np.load(npy, allow_pickle=False)
-    return rows, emb
+        _write_cache(jl, npy, rows, emb)
+    return _read_cache(jl, npy)
 
 
 # Corpus extensions: name -> function returning candidate rows. Each is stored beside the base
@@ -295,33 +316,15 @@ def extension_targets(folder: Path, name: str, base_texts: list[str], threads: i
 
     Texts already in the base corpus, duplicates and texts naming a held-out class are dropped.
     `encode` (texts -> unit vectors) defaults to the text teacher."""
-    from clippo_desktop.engine.atomic import atomic_write, write_text_atomic
-
     if name not in EXTENSIONS:
         raise ValueError(f"unknown corpus extension {name!r}; known: {', '.join(sorted(EXTENSIONS))}")
     folder = Path(folder)
     jl, npy = folder / f"{name}.jsonl", folder / f"{name}_text.npy"
     if not (jl.is_file() and npy.is_file()):
-        held = sources.HeldOutFilter(sources.held_out_names())
-        seen = {t.lower() for t in base_texts}
-        rows, dropped = [], 0
+        kept = _Rows(sources.HeldOutFilter(sources.held_out_names()), seen=base_texts)
         for r in EXTENSIONS[name]():
-            key = r["text"].lower()
-            if key in seen:
-                continue
-            if held(r["text"]):
-                dropped += 1
-                continue
-            seen.add(key)
-            rows.append(r)
-        log(f"corpus extension {name}: {len(rows)} texts, {dropped} dropped (held-out names)")
-        if encode is None:
-            from .teachers import TextTeacher
-
-            encode = functools.partial(TextTeacher(threads=threads).encode, batch_size=256)
-        emb = encode([r["text"] for r in rows])
-        with atomic_write(npy) as f:
-            np.save(f, emb.astype(np.float16), allow_pickle=False)
-        write_text_atomic(jl, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    rows = [json.loads(line) for line in jl.read_text("utf-8").splitlines()]
-    return rows, np.load(npy, allow_pickle=False)
+            kept.add(r["text"], r["lang"], r["level"])
+        rows = kept.rows
+        log(f"corpus extension {name}: {len(rows)} texts, {sum(kept.stats.values())} dropped (held-out names)")
+        _write_cache(jl, npy, rows, (encode or _teacher_encode(threads))([r["text"] for r in rows]))
+    return _read_cache(jl, npy)

@@ -122,8 +122,11 @@ class Corpus:
         rng = np.random.default_rng(seed)
         self.val = rng.choice(len(rows), VAL_TEXTS, replace=False)
         val = set(self.val.tolist())
+        # each extension is de-duplicated against the base corpus only (not against the other
+        # extensions), so it is the same whichever extensions a stage combines
+        base_texts = [r["text"] for r in rows]
         for name in extensions:
-            more, more_emb = extension_targets(folder, name, [r["text"] for r in rows])
+            more, more_emb = extension_targets(folder, name, base_texts)
             rows, emb = rows + more, np.concatenate([emb, more_emb])
         emb = emb.astype(np.float32)
         self.targets = emb / np.linalg.norm(emb, axis=1, keepdims=True)
