@@ -307,7 +307,13 @@ def _caption3_rows() -> list[dict]:
     return clause_rows()
 
 
-EXTENSIONS = {"caption2": _caption2_rows, "caption3": _caption3_rows}
+def _caption4_rows() -> list[dict]:
+    from .activity_grammar import activity_rows
+
+    return activity_rows()
+
+
+EXTENSIONS = {"caption2": _caption2_rows, "caption3": _caption3_rows, "caption4": _caption4_rows}
 
 
 def extension_targets(folder: Path, name: str, base_texts: list[str], threads: int = 2,
