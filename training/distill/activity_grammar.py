@@ -15,6 +15,7 @@ is our own and may train the shipped model.
 from __future__ import annotations
 
 import random
+from functools import partial
 
 from . import caption_grammar as g
 
@@ -299,18 +300,21 @@ def _en_who(rng: random.Random) -> tuple[str, bool]:
     return who, plural
 
 
+def _en_verb(row: tuple, plural: bool, rng: random.Random) -> str:
+    """An act row's English verb: bare participle, present simple or progressive, for the subject's number."""
+    ing, base = row[:2]
+    return rng.choice((ing, base if plural else third_person(base), ("are " if plural else "is ") + ing))
+
+
 def _en(rng: random.Random) -> str:
     if rng.random() < 0.15:
         dog, plural, _, _ = rng.choice(_DOGS)
-        ing, base, *_ = rng.choice(_DOG_ACTS)
-        s = f"{dog} {rng.choice((ing, base if plural else third_person(base), ('are ' if plural else 'is ') + ing))}"
+        s = f"{dog} {_en_verb(rng.choice(_DOG_ACTS), plural, rng)}"
         if rng.random() < 0.35:
             s += " " + rng.choice(_DOG_MOUTH)[1 if plural else 0]
         return s
     who, plural = _en_who(rng)
-    ing, base, *_ = rng.choice(_ACTS)
-    verb = rng.choice((ing, base if plural else third_person(base), ('are ' if plural else 'is ') + ing))
-    s = f"{who} {verb}"
+    s = f"{who} {_en_verb(rng.choice(_ACTS), plural, rng)}"
     if rng.random() < 0.55:
         s += " " + rng.choice(_PLACES)[0]
     return s
@@ -336,19 +340,6 @@ def _de_who(rng: random.Random) -> tuple[str, bool]:
         if rng.random() < 0.35:
             who += " und " + _de_garment(rng)
     return who, plural
-
-
-def _de(rng: random.Random) -> str:
-    if rng.random() < 0.15:
-        _, plural, dog, _ = rng.choice(_DOGS)
-        if rng.random() < 0.35:
-            dog += " " + rng.choice(_DOG_MOUTH)[2]
-        return f"{dog} {rng.choice(_DOG_ACTS)[3 if plural else 2]}"
-    who, plural = _de_who(rng)
-    vp = rng.choice(_ACTS)[3 if plural else 2]
-    if rng.random() < 0.55:
-        vp = with_place(vp, rng.choice(_PLACES)[1])
-    return f"{who} {vp}"
 
 
 _DE_PARTICLES = ("an", "auf", "aus", "ein", "hinunter", "hinterher")
@@ -389,20 +380,26 @@ def _fr_who(rng: random.Random) -> tuple[str, bool]:
     return who, plural
 
 
-def _fr(rng: random.Random) -> str:
+def _de_or_fr(lang: int, who, join_place, rng: random.Random) -> str:
+    """A German (lang 0) or French (lang 1) caption: a dog, or people doing something, perhaps somewhere.
+
+    The tables hold German then French columns: _DOGS [2, 3], _DOG_MOUTH [2, 3], _PLACES [1, 2],
+    and singular/plural verb pairs in _ACTS and _DOG_ACTS [2, 3] and [4, 5]."""
     if rng.random() < 0.15:
-        _, plural, _, dog = rng.choice(_DOGS)
+        row = rng.choice(_DOGS)
+        dog, plural = row[2 + lang], row[1]
         if rng.random() < 0.35:
-            dog += " " + rng.choice(_DOG_MOUTH)[3]
-        return f"{dog} {rng.choice(_DOG_ACTS)[5 if plural else 4]}"
-    who, plural = _fr_who(rng)
-    s = f"{who} {rng.choice(_ACTS)[5 if plural else 4]}"
+            dog += " " + rng.choice(_DOG_MOUTH)[2 + lang]
+        return f"{dog} {rng.choice(_DOG_ACTS)[2 + 2 * lang + plural]}"
+    subject, plural = who(rng)
+    vp = rng.choice(_ACTS)[2 + 2 * lang + plural]
     if rng.random() < 0.55:
-        s += " " + rng.choice(_PLACES)[2]
-    return s
+        vp = join_place(vp, rng.choice(_PLACES)[1 + lang])
+    return f"{subject} {vp}"
 
 
-_MAKERS = {"en": _en, "de": _de, "fr": _fr}
+_MAKERS = {"en": _en, "de": partial(_de_or_fr, 0, _de_who, with_place),
+           "fr": partial(_de_or_fr, 1, _fr_who, lambda vp, place: f"{vp} {place}")}
 
 
 def captions(lang: str, n: int, rng: random.Random) -> list[str]:
