@@ -227,6 +227,34 @@ def test_no_training_text_names_a_held_out_class_in_any_language():
     assert build_corpus(seed=0, scale=0.05)[0] == rows  # deterministic
 
 
+@needs_shared
+@needs_corpus_tools
+def test_the_per_language_filter_lets_homographs_of_other_languages_through_but_no_evaluated_name():
+    held = sources.LanguageHeldOut()
+    en = sources.class_names("en")
+    de = sources.class_names("de")
+    # Dutch "das" (badger) and Turkish "top" (cannon) are everyday German and English words.
+    assert not held("Ein Hund läuft durch das Wasser", "de")
+    assert held("das", "nl") and held("top", "tr") and not held("a spinning top on a table", "en")
+    # A held-out name of an evaluation language is dropped from texts of every language.
+    held_en = next(n for c, n in en.items() if sources.is_held_out(c) and len(n) >= 5 and n.isalpha())
+    held_de = next(n for c, n in de.items() if sources.is_held_out(c) and len(n) >= 5 and n.isalpha())
+    for lang in ("en", "de", "fr", "nl"):
+        assert held(f"ein {held_en} hier", lang) and held(f"un {held_de} ici", lang), lang
+    # ...and training names are not.
+    train_en = next(n for c, n in en.items() if not sources.is_held_out(c) and len(n) >= 5 and n.isalpha())
+    assert not held(f"a {train_en} here", "en")
+    with pytest.raises(ValueError, match="needs the text's language"):
+        held("das Wasser")
+    # The extension built with it, and only that one; earlier caches keep the all-language filter.
+    from clippo_desktop.training.distill import corpus
+
+    assert isinstance(corpus.held_out_filter("caption5"), sources.LanguageHeldOut)
+    assert all(isinstance(corpus.held_out_filter(n), sources.HeldOutFilter)
+               for n in corpus.EXTENSIONS if n != "caption5")
+    assert sources.HeldOutFilter(sources.held_out_names())("das Wasser", "de")
+
+
 def test_the_exported_graph_packages_and_runs_as_the_apps_model(exported, tmp_path):
     from clippo_desktop.engine.model_package import build_package_from_onnx
     from clippo_desktop.engine.models import ModelRegistry

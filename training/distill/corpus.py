@@ -209,7 +209,7 @@ class _Rows:
         key = text.lower()
         if not text.strip() or key in self.seen:
             return
-        if self.held(text):
+        if self.held(text, lang):
             self.stats[f"dropped_{level}"] += 1
             return
         self.seen.add(key)
@@ -313,21 +313,39 @@ def _caption4_rows() -> list[dict]:
     return activity_rows()
 
 
-EXTENSIONS = {"caption2": _caption2_rows, "caption3": _caption3_rows, "caption4": _caption4_rows}
+def _caption5_rows() -> list[dict]:
+    from .detail_grammar import detail_rows
+
+    return detail_rows()
+
+
+EXTENSIONS = {"caption2": _caption2_rows, "caption3": _caption3_rows, "caption4": _caption4_rows,
+              "caption5": _caption5_rows}
+# Extensions filtered per language (sources.LanguageHeldOut: a text may not name a held-out class
+# in its own language or in an evaluation language). The earlier ones keep the all-language filter,
+# so their caches, and the runs trained on them, stay reproducible.
+PER_LANGUAGE_FILTER = {"caption5"}
+
+
+def held_out_filter(name: str):
+    """The held-out filter extension `name` is built with."""
+    if name in PER_LANGUAGE_FILTER:
+        return sources.LanguageHeldOut()
+    return sources.HeldOutFilter(sources.held_out_names())
 
 
 def extension_targets(folder: Path, name: str, base_texts: list[str], threads: int = 2,
                       log=print, encode=None) -> tuple[list[dict], np.ndarray]:
     """Rows and USE-m targets (float16) of corpus extension `name`, computed once and cached.
 
-    Texts already in the base corpus, duplicates and texts naming a held-out class are dropped.
-    `encode` (texts -> unit vectors) defaults to the text teacher."""
+    Texts already in the base corpus, duplicates and texts naming a held-out class are dropped
+    (by `held_out_filter(name)`). `encode` (texts -> unit vectors) defaults to the text teacher."""
     if name not in EXTENSIONS:
         raise ValueError(f"unknown corpus extension {name!r}; known: {', '.join(sorted(EXTENSIONS))}")
     folder = Path(folder)
     jl, npy = folder / f"{name}.jsonl", folder / f"{name}_text.npy"
     if not (jl.is_file() and npy.is_file()):
-        kept = _Rows(sources.HeldOutFilter(sources.held_out_names()), seen=base_texts)
+        kept = _Rows(held_out_filter(name), seen=base_texts)
         for r in EXTENSIONS[name]():
             kept.add(r["text"], r["lang"], r["level"])
         rows = kept.rows
