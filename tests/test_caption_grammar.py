@@ -8,6 +8,7 @@ held-out slice of the base corpus unchanged.
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
 import re
@@ -19,12 +20,15 @@ from clippo_desktop.training.distill import caption_grammar as grammar
 from clippo_desktop.training.distill import corpus as corpus_mod
 
 
-def test_captions_are_distinct_and_the_same_for_the_same_seed():
+@pytest.mark.parametrize("module, n", [("caption_grammar", 2000), ("activity_grammar", 3000),
+                                       ("detail_grammar", 3000)])
+def test_captions_are_distinct_and_the_same_for_the_same_seed(module, n):
+    gram = importlib.import_module(f"clippo_desktop.training.distill.{module}")
     for lang in ("en", "de", "fr"):
-        a = grammar.captions(lang, 2000, random.Random(3))
-        assert len(a) == 2000 and len(set(a)) == 2000
-        assert a == grammar.captions(lang, 2000, random.Random(3))
-        assert a != grammar.captions(lang, 2000, random.Random(4))
+        a = gram.captions(lang, n, random.Random(3))
+        assert len(a) == n and len(set(a)) == n
+        assert a == gram.captions(lang, n, random.Random(3))
+        assert a != gram.captions(lang, n, random.Random(4))
 
 
 def test_german_clothing_takes_the_dative_ending_of_its_gender():

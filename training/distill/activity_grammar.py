@@ -279,6 +279,18 @@ def _article(word: str) -> str:
     return "an" if word[0] in "aeiou" else "a"
 
 
+def en_garments(garments: tuple, colours: tuple, p_two: float, rng: random.Random) -> str:
+    """One garment, or two with probability p_two, each with a colour: "a red shirt and blue jeans".
+
+    Rows of both tables hold the English word first; a garment row's second field says whether
+    the word is plural (no article)."""
+    parts = []
+    for en, plural, *_ in rng.sample(garments, 2 if rng.random() < p_two else 1):
+        colour = rng.choice(colours)[0]
+        parts.append(f"{colour} {en}" if plural else f"{_article(colour)} {colour} {en}")
+    return " and ".join(parts)
+
+
 def _en_who(rng: random.Random) -> tuple[str, bool]:
     """An English person or people phrase with age/occupation, hair and up to two garments."""
     sg, pl = rng.choice(_PEOPLE)[:2]
@@ -292,11 +304,8 @@ def _en_who(rng: random.Random) -> tuple[str, bool]:
     if rng.random() < 0.25:
         who += f" with {rng.choice(_HAIR)[0]} hair"
     if rng.random() < 0.55:
-        parts = []
-        for garment in rng.sample(_GARMENTS, 2 if rng.random() < 0.35 else 1):
-            colour = rng.choice(_COLOURS)[0]
-            parts.append(f"{colour} {garment[0]}" if garment[1] else f"{_article(colour)} {colour} {garment[0]}")
-        who += f" {rng.choice(('in', 'wearing'))} " + " and ".join(parts)
+        garments = en_garments(_GARMENTS, _COLOURS, 0.35, rng)
+        who += f" {rng.choice(('in', 'wearing'))} " + garments
     return who, plural
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 
 from . import caption_grammar as g
-from .activity_grammar import _article, third_person
+from .activity_grammar import _article, en_garments, third_person
 
 N_CAPTIONS5 = {"en": 25000, "de": 45000, "fr": 35000}
 LEVEL = "caption5"
@@ -70,6 +70,7 @@ _COLOURS = (
     ("bright yellow", "leuchtend gelb", "", "jaune vif", "jaune vif"),
     ("colorful", "bunt", "", "coloré", "colorée"),
 )
+_DE_COLOUR_NOUNS = [c[2] for c in _COLOURS if c[2]]  # "in Schwarz gekleidet"; not every colour has one
 # (en, en plural?, German noun in the dative, gender m/f/n/p, French noun, gender m/f, French plural?)
 _GARMENTS = (
     ("shirt", False, "Hemd", "n", "chemise", "f", False), ("blouse", False, "Bluse", "f", "chemisier", "m", False),
@@ -208,14 +209,6 @@ def fr_colour(colour: tuple, gender: str, plural: bool) -> str:
     return word + "s"
 
 
-def _en_garments(rng: random.Random) -> str:
-    parts = []
-    for en, plural, *_ in rng.sample(_GARMENTS, 2 if rng.random() < 0.3 else 1):
-        colour = rng.choice(_COLOURS)[0]
-        parts.append(f"{colour} {en}" if plural else f"{_article(colour)} {colour} {en}")
-    return " and ".join(parts)
-
-
 def _en(rng: random.Random) -> str:
     row = rng.choice(_PEOPLE)
     plural = rng.random() < 0.3
@@ -228,7 +221,7 @@ def _en(rng: random.Random) -> str:
     if r < 0.3:
         who += f" dressed in {rng.choice(_COLOURS)[0]}"
     elif r < 0.7:
-        who += f" {rng.choice(('in', 'wearing', 'with'))} {_en_garments(rng)}"
+        who += f" {rng.choice(('in', 'wearing', 'with'))} {en_garments(_GARMENTS, _COLOURS, 0.3, rng)}"
     act = rng.choice(_ACTS)
     verb = rng.choice((act[0], ("are " if plural else "is ") + act[0], act[1] if plural else third_person(act[1])))
     s = f"{who} {verb}"
@@ -246,18 +239,13 @@ def _de_garments(rng: random.Random) -> str:
     return " und ".join(out)
 
 
-def _de_dressed(rng: random.Random) -> str:
-    """The colour a German subject is dressed in ("in Schwarz"); colours without a noun form are skipped."""
-    return rng.choice([c[2] for c in _COLOURS if c[2]])
-
-
 def _de_who(rng: random.Random) -> tuple[str, bool]:
     _, _, noun, gender, plural_noun, *_ = rng.choice(_PEOPLE)
     plural = rng.random() < 0.3
     attrs = []  # adjective stems that decline before the noun
     dressed = rng.random() < 0.25
     if dressed:
-        attrs.append(f"in {_de_dressed(rng)} gekleidet")
+        attrs.append(f"in {rng.choice(_DE_COLOUR_NOUNS)} gekleidet")
     elif rng.random() < 0.4:
         attrs.append(rng.choice(_LOOKS)[1])
     if plural:
