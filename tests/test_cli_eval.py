@@ -56,7 +56,7 @@ def data_dir(tmp_path, lite_package):  # noqa: F811
 @pytest.fixture(scope="session")
 def trimmed_shared(shared_dir, tmp_path_factory):
     """A CLIPPO_SHARED folder with 30 ImageNet classes, 6 COCO val photos and 20 Multi30k lines
-    of the real data (photos by symlink)."""
+    of test_2016 and of test_2017_flickr (the real data; photos by symlink); no test_2018."""
     src, root = shared_dir / "data", tmp_path_factory.mktemp("trimmed-shared")
     dst = root / "data"
     (dst / "imagenet-sample-1k").mkdir(parents=True)
@@ -72,8 +72,8 @@ def trimmed_shared(shared_dir, tmp_path_factory):
     os.symlink(src / "coco-mini" / "val2017", dst / "coco-mini" / "val2017")
     raw = dst / "multi30k" / "data" / "task1" / "raw"
     raw.mkdir(parents=True)
-    for lang in ("en", "de", "fr"):
-        name = f"test_2016_flickr.{lang}.gz"
+    for split, lang in [(s, lang) for s in ("test_2016_flickr", "test_2017_flickr") for lang in ("en", "de", "fr")]:
+        name = f"{split}.{lang}.gz"
         with gzip.open(src / "multi30k" / "data" / "task1" / "raw" / name, "rt", encoding="utf-8") as f:
             text = [next(f) for _ in range(20)]
         with gzip.open(raw / name, "wt", encoding="utf-8") as f:
@@ -111,7 +111,8 @@ def test_eval_of_the_full_held_out_set_on_the_shared_data_covers_eight_languages
     out = run_launcher("--data-dir", str(data_dir), "eval", "--model", "lite", shared=shared_dir)
     assert out.returncode == 0, out.stderr
     table = rows(out.stdout)
-    assert len(table) == 3 + 2 * 8 + 2 and table["m30k_en2fr_r1"][0] == 0.001
+    assert len(table) == 3 + 2 * 8 + 2 + 4 and table["m30k_en2fr_r1"][0] == 0.001
+    assert table["m30k2018_en2de_r1"][0] == 0.001 and table["m30k2017_en2fr_r1"][1] == 0.983  # teacher
 
 
 def test_eval_of_the_full_set_covers_every_language_and_never_imports_torch(data_dir, trimmed_shared):
@@ -123,6 +124,10 @@ def test_eval_of_the_full_set_covers_every_language_and_never_imports_torch(data
                                                                for k in (1, 5)]
     assert table["coco_t2i_r5"][0] == round(5 / 6, 3) and table["imagenet_ar_r1"][0] == round(1 / 30, 3)
     assert table["m30k_en2de_r1"][0] == 0.05 and "m30k_en2fr_r1" in table
+    # the unseen split that is present gets its rows beside the teacher's; the absent one is left out
+    assert [k for k in table if k.startswith("m30k")] == ["m30k_en2de_r1", "m30k_en2fr_r1",
+                                                          "m30k2017_en2de_r1", "m30k2017_en2fr_r1"]
+    assert table["m30k2017_en2de_r1"][0] == 0.05 and table["m30k2017_en2de_r1"][1] == 0.97
     assert "ImageNet names in en, de, fr, es, zh, ja, ru, ar" in out.stdout
 
 

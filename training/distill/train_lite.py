@@ -216,7 +216,10 @@ def train(out: Path, minutes: float, cfg: LiteConfig, threads: int = 2, log=prin
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.wd)
     if resume:
         model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
+        if "opt" in saved:
+            opt.load_state_dict(saved["opt"])
+        else:  # seeded from the repository's kept reader (best_checkpoint.seed_run)
+            log("no optimiser state in last.pt (a seeded checkpoint): fresh AdamW moments")
         state = json.loads(saved["state"])
         state["rng"] = _tuple_state(state["rng"])
         log(f"resumed at step {state['step']} ({state['seen']} texts seen)")
