@@ -16,8 +16,9 @@ torch = pytest.importorskip("torch")
 
 from clippo_desktop.engine.paths import resources_dir  # noqa: E402
 from clippo_desktop.training.distill import best_checkpoint, recover  # noqa: E402
-from clippo_desktop.training.distill.reader import Reader  # noqa: E402
 from clippo_desktop.training.distill.recipe import STAGES, Stage, next_stage, steps_done  # noqa: E402
+
+from tests.test_distill_lite import small_reader as _tiny_reader  # noqa: E402  (a toy reader, nonzero weights)
 
 PACKAGE = resources_dir() / "models" / "clippo-lite-ml"
 needs_package = pytest.mark.skipif(not (PACKAGE / "manifest.json").is_file(),
@@ -26,14 +27,6 @@ needs_package = pytest.mark.skipif(not (PACKAGE / "manifest.json").is_file(),
 TEXTS = ["Hund im Schnee", "地铁站的猫", "夜の発射台のロケット", "кошка на диване", "قطة على الأريكة",
          "une femme vêtue de noir tenant une pancarte pendant que des spectateurs regardent la scène",
          "zwei Männer in weißen Hemden spielen Fußball auf einer Wiese " * 12]
-
-
-def _tiny_reader(seed: int = 0) -> Reader:
-    torch.manual_seed(seed)
-    r = Reader(c1=16, c2=24, blocks1=1, blocks2=1, lexicon=32, out_dim=512)
-    for p in r.parameters():
-        torch.nn.init.normal_(p, std=0.2)
-    return r.eval()
 
 
 @needs_package

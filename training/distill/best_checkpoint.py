@@ -25,26 +25,23 @@ PATH = Path(__file__).resolve().parent / "best" / "reader.pt"
 
 def save(reader, meta: dict, path: Path = PATH) -> Path:
     """Write `reader` (float16) and `meta` ({"stage", "step", "seen", "source"}) atomically."""
-    from clippo_desktop.engine.atomic import atomic_write
+    from .train_lite import _atomic_save
 
     for key in ("stage", "step", "seen", "source"):
         if key not in meta:
             raise ValueError(f"best checkpoint meta needs {key!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     model = {k: v.detach().to(torch.float16).clone() for k, v in reader.state_dict().items()}
-    with atomic_write(path) as f:
-        torch.save({"model": model, "reader": json.dumps(reader.config), "state": json.dumps(meta)}, f)
+    _atomic_save({"model": model, "reader": json.dumps(reader.config), "state": json.dumps(meta)}, path)
     return path
 
 
 def load(path: Path = PATH):
     """(Reader in float32 and eval mode, meta) from the kept checkpoint."""
-    from .reader import Reader
+    from .train_lite import _reader_from
 
     saved = torch.load(path, weights_only=True)
-    reader = Reader(**json.loads(saved["reader"]))
-    reader.load_state_dict({k: v.float() for k, v in saved["model"].items()})
-    return reader.eval(), json.loads(saved["state"])
+    return _reader_from(saved), json.loads(saved["state"])  # load_state_dict casts float16 to float32
 
 
 def seed_run(out: Path, stage_names: list[str], path: Path = PATH, log=print) -> Path | None:
@@ -59,15 +56,14 @@ def seed_run(out: Path, stage_names: list[str], path: Path = PATH, log=print) ->
     reader, meta = load(path)
     if meta["stage"] not in stage_names:
         raise ValueError(f"the kept checkpoint comes from stage {meta['stage']!r}, which the recipe no longer has")
-    from clippo_desktop.engine.atomic import atomic_write
+    from .train_lite import _atomic_save
 
     target = out / meta["stage"] / "checkpoints" / "last.pt"
     target.parent.mkdir(parents=True, exist_ok=True)
     state = {"step": meta["step"], "seen": meta["seen"], "best": -1.0,
              "rng": random.Random(0).getstate(), "seeded_from": str(path)}
-    with atomic_write(target) as f:
-        torch.save({"model": reader.state_dict(), "state": json.dumps(state),
-                    "reader": json.dumps(reader.config)}, f)
+    _atomic_save({"model": reader.state_dict(), "state": json.dumps(state), "reader": json.dumps(reader.config)},
+                 target)
     log(f"seeded {target} from the kept checkpoint ({meta['source']}, step {meta['step']}, "
         f"{meta['seen']:,} texts seen)")
     return target

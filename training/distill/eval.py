@@ -67,8 +67,7 @@ def eval_sets(quick: bool = False, langs: tuple[str, ...] | None = None) -> dict
 
 
 def _has_split(split: str) -> bool:
-    raw = sources.shared_data_dir() / "multi30k" / "data" / "task1" / "raw"
-    return all((raw / f"{split}.{lang}.gz").is_file() for lang in ("en", "de", "fr"))
+    return all(sources.multi30k_path(split, lang).is_file() for lang in ("en", "de", "fr"))
 
 
 def translation_rows(embedder: Embedder, lines: dict[str, list[str]], prefix: str) -> dict[str, float]:

@@ -22,7 +22,6 @@ shows up there at once (measured: cosine 1.0000 for run I's package).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -119,22 +118,25 @@ def reader_state(onnx_path: Path, config: dict) -> dict[str, np.ndarray]:
     return {k: np.array(v, dtype=np.float32) for k, v in state.items()}
 
 
+def _package(folder: Path) -> tuple[dict, Path]:
+    """(provenance, path of the default ONNX variant) of the package in `folder`."""
+    from clippo_desktop.engine.manifest import Manifest
+
+    manifest = Manifest.load(Path(folder))
+    if "reader" not in manifest.provenance:
+        raise RecoveryError(f"{folder} is not a CLIPPO-Lite package (its manifest names no reader)")
+    return manifest.provenance, Path(folder) / manifest.variant_file()
+
+
 def from_package(folder: Path):
     """(Reader in eval mode, provenance) of the CLIPPO-Lite package in `folder`."""
     import torch
 
     from .reader import Reader
 
-    folder = Path(folder)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    prov = manifest.get("provenance") or {}
-    if "reader" not in prov:
-        raise RecoveryError(f"{folder} is not a CLIPPO-Lite package (its manifest names no reader)")
-    graphs = sorted(folder.glob("*.onnx"))
-    if not graphs:
-        raise RecoveryError(f"{folder} holds no ONNX graph")
+    prov, graph = _package(folder)
     reader = Reader(**prov["reader"])
-    state = reader_state(graphs[0], prov["reader"])
+    state = reader_state(graph, prov["reader"])
     reader.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
     return reader.eval(), prov
 
@@ -150,6 +152,5 @@ def check(reader, folder: Path, texts: list[str]) -> float:
 
     with torch.no_grad():
         ours = _encode(reader, list(texts))  # (N, 512)
-    graph = sorted(Path(folder).glob("*.onnx"))[0]
-    theirs = Encoder(graph, threads=2).encode(render_texts(list(texts)))  # (N, 512)
+    theirs = Encoder(_package(folder)[1], threads=2).encode(render_texts(list(texts)))  # (N, 512)
     return float((ours * theirs).sum(-1).min())

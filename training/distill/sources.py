@@ -152,7 +152,10 @@ def coco_photos(split: str, data: Path | None = None) -> list[CocoPhoto]:
     return out
 
 
+def multi30k_path(split: str, lang: str, data: Path | None = None) -> Path:
+    return (data or shared_data_dir()) / "multi30k" / "data" / "task1" / "raw" / f"{split}.{lang}.gz"
+
+
 def multi30k(split: str, lang: str, data: Path | None = None) -> list[str]:
-    path = (data or shared_data_dir()) / "multi30k" / "data" / "task1" / "raw" / f"{split}.{lang}.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as f:
+    with gzip.open(multi30k_path(split, lang, data), "rt", encoding="utf-8") as f:
         return [line.strip() for line in f]
