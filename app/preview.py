@@ -60,14 +60,21 @@ class ImageView(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._image: QImage | None = None
         self._heat: QImage | None = None
+        self._frame = (0.0, 0.0, 1.0, 1.0)  # where the heat goes, as fractions of the image
 
     def set_image(self, image: QImage | None) -> None:
         self._image, self._heat = image, None
         self._refresh()
 
-    def set_heat(self, heat: QImage | None) -> None:
-        self._heat = heat
+    def set_heat(self, heat: QImage | None, frame: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> None:
+        """`frame`: the part of the photo the heat covers, (left, top, width, height) fractions."""
+        self._heat, self._frame = heat, frame
         self._refresh()
+
+    def heat_rect(self, width: int, height: int) -> QRect:
+        """The heat's rectangle on a pixmap of width x height."""
+        l, t, w, h = self._frame
+        return QRect(round(l * width), round(t * height), round(w * width), round(h * height))
 
     @property
     def has_heat(self) -> bool:
@@ -82,14 +89,17 @@ class ImageView(QLabel):
             self.clear()
             return
         size = self._image.size().scaled(self.size() - QSize(8, 8), Qt.AspectRatioMode.KeepAspectRatio)
-        pix = QPixmap.fromImage(self._image).scaled(size, Qt.AspectRatioMode.IgnoreAspectRatio,
-                                                    Qt.TransformationMode.SmoothTransformation)
+        img = self._image.scaled(size, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                 Qt.TransformationMode.SmoothTransformation)
         if self._heat is not None:
-            p = QPainter(pix)
+            img = img.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)  # a copy to paint on
+            p = QPainter(img)
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            p.drawImage(QRect(0, 0, pix.width(), pix.height()), self._heat)
+            p.drawImage(self.heat_rect(img.width(), img.height()), self._heat)
             p.end()
-        self.setPixmap(pix)
+        # a new pixmap each time: QLabel ignores a pixmap whose cache key it already shows, so
+        # painting onto a shared copy left a changed heat map unshown
+        self.setPixmap(QPixmap.fromImage(img))
 
 
 class PreviewPane(QWidget):
@@ -180,11 +190,12 @@ class PreviewPane(QWidget):
             self.explain_note.setText("Explaining…")
             self.explain_wanted.emit(self.path)
 
-    def show_heat(self, path: str, grid: np.ndarray, note: str) -> None:
+    def show_heat(self, path: str, grid: np.ndarray, note: str,
+                  frame: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> None:
         if path != self.path:
             return
         self.explain_btn.blockSignals(True)
         self.explain_btn.setChecked(True)
         self.explain_btn.blockSignals(False)
-        self.image.set_heat(heat_colours(grid))
+        self.image.set_heat(heat_colours(grid), frame)
         self.explain_note.setText(note)

@@ -8,6 +8,7 @@ facade and hands its catalog, model and vectors to `Searcher`, `Tagger` and `xmp
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from clippo_desktop.engine.imageio import read_photo
 from clippo_desktop.engine.library import Library, LibraryStatus
 from clippo_desktop.engine.models import InstalledModel, ModelRegistry
 from clippo_desktop.engine.paths import resolve_data_dir
+from clippo_desktop.engine.preprocess import frame
 from clippo_desktop.engine.query import ParsedQuery, Term
 from clippo_desktop.engine.search import SearchResults, Searcher
 from clippo_desktop.engine.tagging import PhotoTags, Tagger
@@ -218,9 +220,10 @@ class LibrarySession:
         lib = self.require()
         model = lib.model
         arch = model.manifest.architecture
-        pixels = read_photo(path, mode=model.manifest.preprocess, size=arch.image_size).pixels  # (S,S,3)
+        photo = read_photo(path, mode=model.manifest.preprocess, size=arch.image_size)
         q = self.searcher().embed(query)[1] if query else None                             # (E,)
-        return explain(model.encoder(), pixels, q, grid=explain_grid(arch), patch_grid=arch.grid)
+        heat = explain(model.encoder(), photo.pixels, q, grid=explain_grid(arch), patch_grid=arch.grid)
+        return dataclasses.replace(heat, frame=frame(model.manifest.preprocess, photo.width, photo.height))
 
     # ---- writing (writer thread) --------------------------------------------------------------
 

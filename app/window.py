@@ -297,7 +297,7 @@ class MainWindow(QMainWindow):
             else:
                 note = ("Where the model looks (attention over patches)"
                         + ("; the query gives no regional signal here." if query else "."))
-            self.preview.show_heat(path, heat.grid, note)
+            self.preview.show_heat(path, heat.grid, note, heat.frame)
         self.runner.run(lambda ctx: self.session.explain(path, query), done)
 
     # ---- library changes (writer thread) -------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .errors import ImageDecodeError, UsageError
 from .paths import resolve_data_dir
+from .preprocess import PREPROCESS_MODES
 from .progress import Spinner, byte_progress
 
 
@@ -20,7 +21,7 @@ def register(sub) -> None:
     p.add_argument("file", type=Path)
     p.add_argument("--name", required=True)
     p.add_argument("--replace", action="store_true", help="replace an installed model of that name")
-    p.add_argument("--preprocess", choices=("default", "exact"), default="default")
+    p.add_argument("--preprocess", choices=PREPROCESS_MODES, default="default")
     p.set_defaults(func=cmd_import)
 
     p = msub.add_parser("fetch", help="download an official CLIPPO checkpoint and import it")
@@ -60,7 +61,7 @@ def register(sub) -> None:
     p.add_argument("--model")
     p.add_argument("--text", action=_Ordered, const="text", dest="items", metavar="T")
     p.add_argument("--image", action=_Ordered, const="image", dest="items", metavar="PATH")
-    p.add_argument("--preprocess", choices=("exact", "default"))
+    p.add_argument("--preprocess", choices=PREPROCESS_MODES)
     p.add_argument("--variant", choices=("fp32", "int8"))
     p.add_argument("--json", action="store_true", help="(the output is always JSON)")
     p.set_defaults(func=cmd_embed)

@@ -35,6 +35,9 @@ class Heatmap:
     grid: np.ndarray        # float32 (gh, gw) in [0, 1] over the patch grid
     method: str             # "occlusion" | "attention"
     score: float            # cosine of the unoccluded photo to the query (nan without query)
+    # the part of the photo the grid covers, as fractions (left, top, width, height): all of it
+    # unless the model's preprocessing crops (preprocess.frame)
+    frame: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
 
 
 def grid_for(gflops: float) -> int:

@@ -20,10 +20,10 @@ from pathlib import Path
 from .architecture import Architecture, architecture_from_dict
 from .atomic import write_text_atomic
 from .errors import ModelIntegrityError
+from .preprocess import PREPROCESS_MODES
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
-PREPROCESS_MODES = ("exact", "default")
 VARIANT_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
 WEIGHTS_FILE = "weights.npz"
 INT8_MIN_COSINE = 0.99

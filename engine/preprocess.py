@@ -14,11 +14,14 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["PREPROCESS_MODES", "resize_exact", "value_range"]
+__all__ = ["PREPROCESS_MODES", "center_square", "frame", "resize_exact", "value_range"]
 
 # "exact": decode like big_vision (no EXIF rotation, full decode) then resize_exact.
 # "default": the desktop pipeline (EXIF rotation, JPEG DCT downscaling), then resize_exact.
-PREPROCESS_MODES = ("exact", "default")
+# "center_crop": the desktop pipeline, then the centred square of the short side, then
+#   resize_exact: no aspect distortion, the long side's ends cut (CLIP's framing; for models
+#   whose photo side is an ImageNet classifier, which was trained on undistorted crops).
+PREPROCESS_MODES = ("exact", "default", "center_crop")
 
 
 @lru_cache(maxsize=64)
@@ -69,6 +72,23 @@ def _flat_columns(n_in: int, n_out: int, channels: int) -> tuple[np.ndarray, np.
     for a in (left, right, weight):
         a.setflags(write=False)
     return left, right, weight
+
+
+def center_square(img: np.ndarray) -> np.ndarray:
+    """(H, W, C) -> the centred (s, s, C) view, s = min(H, W) (odd leftovers go to the far side)."""
+    h, w = img.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    return img[top:top + s, left:left + s]
+
+
+def frame(mode: str, width: int, height: int) -> tuple[float, float, float, float]:
+    """The part of an upright (width x height) photo that `mode` shows the model, as fractions
+    (left, top, width, height): all of it, except centre_crop's square. For overlays (explain)."""
+    if mode != "center_crop" or width <= 0 or height <= 0:
+        return (0.0, 0.0, 1.0, 1.0)
+    s = min(width, height)
+    return ((width - s) // 2 / width, (height - s) // 2 / height, s / width, s / height)
 
 
 def value_range(pixels: np.ndarray) -> np.ndarray:

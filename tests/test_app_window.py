@@ -197,3 +197,27 @@ def test_first_run_with_a_model_but_no_folders_asks_for_a_folder(qtbot, open_win
     assert w.empty.title.text() == "Add a folder to search your photos"
     assert w.empty.model_label.text() == "Active model: golden"
     assert not w.windowIcon().isNull()
+
+
+def test_the_heat_overlay_covers_only_the_part_of_the_photo_the_model_saw(qtbot):
+    from PySide6.QtCore import QRect
+    from PySide6.QtGui import QColor, QImage
+
+    from clippo_desktop.app.preview import ImageView
+
+    view = ImageView()
+    qtbot.addWidget(view)
+    view.resize(608, 208)
+    photo = QImage(600, 200, QImage.Format.Format_RGB32)
+    photo.fill(QColor("white"))
+    heat = QImage(7, 7, QImage.Format.Format_ARGB32)
+    heat.fill(QColor(255, 0, 0, 255))
+    view.set_image(photo)
+    view.set_heat(heat, (1 / 3, 0.0, 1 / 3, 1.0))  # a centre-cropping model saw the middle square
+    assert view.heat_rect(600, 200) == QRect(200, 0, 200, 200)
+    shown = view.pixmap().toImage()
+    assert shown.width() == 600
+    assert QColor(shown.pixel(100, 100)) == QColor("white") and QColor(shown.pixel(500, 100)) == QColor("white")
+    assert QColor(shown.pixel(300, 100)) == QColor(255, 0, 0)
+    view.set_heat(heat)  # a squashing model saw all of it
+    assert QColor(view.pixmap().toImage().pixel(100, 100)) == QColor(255, 0, 0)

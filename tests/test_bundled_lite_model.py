@@ -74,3 +74,20 @@ def test_a_german_caption_is_nearer_its_english_original_than_other_captions(mod
     sim = model.encode_texts(en) @ model.encode_texts(de).T  # (200, 200)
     rank_of_truth = (sim > np.diag(sim)[:, None]).sum(1)  # 0 = the translation ranks first
     assert np.median(rank_of_truth) < 20  # chance: 100
+
+
+def test_the_bundled_model_sees_a_wide_photo_as_its_centre_square_undistorted(model, tmp_path):
+    from PIL import Image
+
+    from clippo_desktop.training.distill.lite import PHOTO_PREPROCESS
+
+    assert model.manifest.preprocess == PHOTO_PREPROCESS == "center_crop"
+    rng = np.random.default_rng(0)
+    middle = rng.integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    sides = rng.integers(0, 256, (160, 160, 3), dtype=np.uint8)
+    Image.fromarray(np.concatenate([sides, middle, sides[:, ::-1]], 1)).save(tmp_path / "wide.png")
+    Image.fromarray(middle).save(tmp_path / "middle.png")
+    Image.fromarray(sides).save(tmp_path / "sides.png")
+    z = model.encode_photos([tmp_path / "wide.png", tmp_path / "middle.png", tmp_path / "sides.png"])
+    np.testing.assert_allclose(z[0], z[1], atol=1e-6)  # the ends of the long side are not seen
+    assert z[0] @ z[2] < 0.999

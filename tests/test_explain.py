@@ -102,3 +102,43 @@ def test_the_window_session_explains_a_photo_with_the_bundled_prebuilt_model(bun
         assert heat.grid.shape == (7, 7) and heat.method in ("occlusion", "attention")
     finally:
         session.close()
+
+
+def test_a_centre_cropping_model_explains_only_the_square_it_saw_and_says_where_it_is(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from clippo_desktop.app.session import LibrarySession
+    from clippo_desktop.engine.model_package import probe_images
+    from tests.onnx_fixtures import onnx_package
+
+    onnx_package(tmp_path / "bundled" / "crop", "crop", is_default=True, preprocess="center_crop")
+    monkeypatch.setenv("CLIPPO_DESKTOP_BUNDLED_MODELS", str(tmp_path / "bundled"))
+    wide, tall = tmp_path / "wide.png", tmp_path / "tall.png"
+    square = probe_images(200, 1)[0]  # (200, 200, 3)
+    Image.fromarray(np.concatenate([np.zeros_like(square), square, np.zeros_like(square)], 1)).save(wide)
+    Image.fromarray(np.concatenate([square, np.zeros((100, 200, 3), np.uint8)], 0)).save(tall)
+    session = LibrarySession(tmp_path / "data")
+    try:
+        assert session.open().model == "crop"
+        heat = session.explain(str(wide), "a dog in the snow")
+        assert heat.grid.shape == (7, 7)
+        assert heat.frame == pytest.approx((1 / 3, 0.0, 1 / 3, 1.0))  # the middle third of 600 x 200
+        assert session.explain(str(tall), None).frame == pytest.approx((0.0, 50 / 300, 1.0, 200 / 300))
+    finally:
+        session.close()
+
+
+def test_a_squashing_model_explains_the_whole_photo(bundled_dir, tmp_path):  # noqa: F811
+    from PIL import Image
+
+    from clippo_desktop.app.session import LibrarySession
+    from clippo_desktop.engine.model_package import probe_images
+
+    wide = tmp_path / "wide.png"
+    Image.fromarray(np.concatenate([probe_images(200, 1)[0]] * 3, 1)).save(wide)
+    session = LibrarySession(tmp_path / "data")
+    try:
+        session.open()
+        assert session.explain(str(wide), None).frame == (0.0, 0.0, 1.0, 1.0)
+    finally:
+        session.close()

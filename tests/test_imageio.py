@@ -93,6 +93,26 @@ def test_default_mode_applies_exif_orientation_and_exact_mode_ignores_it(tmp_pat
     assert (default.width, default.height) == expected_size == (exact.width, exact.height)
 
 
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_center_crop_mode_frames_the_upright_photo_without_distortion(tmp_path, orientation):
+    # a 3:1 photo whose outer thirds are red and blue and whose middle square is green: the crop
+    # sees only the green square (turned upright first), where the squash shows all three bands
+    img = np.zeros((80, 240, 3), np.uint8)
+    img[:, :80], img[:, 80:160], img[:, 160:] = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+    path = tmp_path / "bands.png"
+    Image.fromarray(img).save(path, exif=exif_with(orientation))
+    crop = read_photo(path, mode="center_crop")
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
+    h, w = upright.shape[:2]
+    s = min(h, w)
+    expected = resize_exact(upright[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s])
+    assert np.array_equal(crop.pixels, expected)
+    if orientation == 1:
+        assert (crop.pixels == (0, 255, 0)).all()  # only the green middle third
+        assert (read_photo(path).pixels[:, 0] == (255, 0, 0)).all()  # the squash keeps the red edge
+    assert (crop.width, crop.height) == ((240, 80) if orientation == 1 else (80, 240))
+
+
 def test_jpeg_with_orientation_6_and_gps_reports_metadata(tmp_path):
     path = tmp_path / "IMG_0001.JPG"
     Image.fromarray(pattern(120, 80)).save(path, exif=exif_with(6))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clippo_desktop.engine.preprocess import PREPROCESS_MODES, resize_exact, value_range
+from clippo_desktop.engine.preprocess import PREPROCESS_MODES, center_square, resize_exact, value_range
 
 
 @pytest.mark.parametrize("k", range(4))
@@ -58,5 +58,14 @@ def test_resize_rejects_wrong_dtype_or_rank():
         resize_exact(np.zeros((0, 4, 3), np.uint8))
 
 
-def test_preprocess_modes_are_exact_and_default():
-    assert PREPROCESS_MODES == ("exact", "default")
+def test_preprocess_modes_are_exact_default_and_center_crop():
+    assert PREPROCESS_MODES == ("exact", "default", "center_crop")
+
+
+@pytest.mark.parametrize("shape, box", [((80, 120, 3), (0, 20)), ((121, 80, 3), (20, 0)), ((5, 5, 3), (0, 0))])
+def test_center_square_keeps_the_middle_of_the_long_side(shape, box):
+    img = np.arange(np.prod(shape), dtype=np.int64).reshape(shape)
+    sq = center_square(img)
+    s = min(shape[:2])
+    assert sq.shape == (s, s, 3)
+    assert np.array_equal(sq, img[box[0]:box[0] + s, box[1]:box[1] + s])

@@ -8,8 +8,9 @@ zero-shot: the mean of the rows of the 5 training classes whose classifier weigh
 closest to its own (softmax over cosine / 0.05). The classifier weights come from the Apache-2.0
 checkpoint; no held-out name, prompt or photo is read.
 
-Aggregation (chosen on COCO train2017, never on val): softmax(logits / 1.5), keep the top 20
-classes, renormalise, mix the rows, L2-normalise. `photo_embeddings` is the numpy reference of
+Aggregation (chosen on COCO train2017, never on val, and re-checked there when the framing
+became lite.PHOTO_PREPROCESS): softmax(logits / 1.5), keep the top 20 classes, renormalise, mix
+the rows, L2-normalise. `photo_embeddings` is the numpy reference of
 what the exported ONNX graph computes.
 """
 

@@ -3,10 +3,12 @@
     corpus.jsonl, corpus_text.npy  the shippable text corpus and its USE-m targets (corpus.py)
     fc_weight.npy                  EfficientNet-Lite0 classifier weights (1000, 1280)
     concept_table.npy              the photo branch's concept rows (1000, 512), concepts.py
-    eval_logits.npy                classifier logits of the evaluation photos, read exactly as
-                                   the app reads them (engine.imageio, squash to 224, the photo
-                                   branch's resize to lite.PHOTO_SIZE): the 1,000
-                                   ImageNet sample photos in class order, then COCO val2017
+    eval_logits_<mode>_<size>.npy  classifier logits of the evaluation photos, read exactly as
+                                   the app reads them (engine.imageio in the package's
+                                   lite.PHOTO_PREPROCESS mode at 224, the photo branch's resize
+                                   to lite.PHOTO_SIZE; both in the name, so a change of framing
+                                   never reuses stale logits): the 1,000 ImageNet sample photos
+                                   in class order, then COCO val2017
 
 Evaluation photos are only ever embedded here, never trained on. Files are written atomically
 and skipped when present, so an interrupted preparation resumes.
@@ -33,18 +35,24 @@ def eval_photo_paths() -> list[Path]:
     return [p.path for p in sources.imagenet_photos()] + [c.path for c in sources.coco_photos("val2017")]
 
 
+def eval_logits_path(folder: Path) -> Path:
+    from .lite import PHOTO_PREPROCESS, PHOTO_SIZE
+
+    return Path(folder) / f"eval_logits_{PHOTO_PREPROCESS}_{PHOTO_SIZE}.npy"
+
+
 def classifier_logits(net, paths: list[Path], batch: int = 32) -> np.ndarray:
     """Photos read as the app reads them -> (N, 1000) logits of the EfficientNet-Lite0 branch."""
     import torch
 
     from clippo_desktop.engine.imageio import read_photo
 
-    from .lite import photo_features
+    from .lite import PHOTO_PREPROCESS, photo_features
 
     out = []
     with torch.no_grad():
         for i in range(0, len(paths), batch):
-            px = np.stack([read_photo(p, mode="default", size=224).pixels for p in paths[i:i + batch]])
+            px = np.stack([read_photo(p, mode=PHOTO_PREPROCESS, size=224).pixels for p in paths[i:i + batch]])
             x = torch.from_numpy(px).float() / 127.5 - 1.0  # (b, 224, 224, 3)
             out.append(net._fc(photo_features(net, x).mean(dim=(2, 3))).numpy())  # (b, 1000)
     return np.concatenate(out).astype(np.float32)
@@ -63,8 +71,8 @@ def prepare(cache: Path | None = None, threads: int = 2, log=print) -> Path:
     if not (folder / "concept_table.npy").is_file():
         table = concepts.build_table(np.load(folder / "fc_weight.npy"), TextTeacher(threads=threads))
         _save(folder / "concept_table.npy", table)
-    if not (folder / "eval_logits.npy").is_file():
+    if not eval_logits_path(folder).is_file():
         log("classifier logits of the evaluation photos (about a minute)")
         net = net or load_efficientnet_lite0()
-        _save(folder / "eval_logits.npy", classifier_logits(net, eval_photo_paths()))
+        _save(eval_logits_path(folder), classifier_logits(net, eval_photo_paths()))
     return folder

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import concepts, sources
 from .eval import recall
+from .lite_cache import eval_logits_path
 
 M30K_QUICK = 300
 
@@ -23,7 +24,7 @@ M30K_QUICK = 300
 class QuickEval:
     def __init__(self, folder: Path):
         table = np.load(Path(folder) / "concept_table.npy")
-        z = concepts.photo_embeddings(np.load(Path(folder) / "eval_logits.npy"), table)
+        z = concepts.photo_embeddings(np.load(eval_logits_path(folder)), table)
         self.z_imagenet, self.z_coco = z[:1000], z[1000:]
         coco = sources.coco_photos("val2017")
         self.captions = [c for p in coco for c in p.captions]

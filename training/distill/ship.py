@@ -50,7 +50,7 @@ def ship(run: Path, out: Path, which: str = "best", log=print, keep: Path | None
     from clippo_desktop.engine.models import ModelRegistry
     from clippo_desktop.training.package_eval import evaluate_model, record_entry
 
-    from .lite import build, export_onnx
+    from .lite import PHOTO_PREPROCESS, build, export_onnx
 
     folder = sources.cache_dir() / "lite"
     model = build(run / "checkpoints" / f"{which}.pt", folder)
@@ -66,7 +66,7 @@ def ship(run: Path, out: Path, which: str = "best", log=print, keep: Path | None
         manifest = build_package_from_onnx(
             graph, out, name=NAME, embed_dim=512, image_size=224, num_patches=49, gflops=0.9,
             provenance=provenance, license=LICENSE, description=DESCRIPTION, is_default=True,
-            temperature=20.0, int8="auto", int8_only=True, progress=log)
+            temperature=20.0, int8="auto", int8_only=True, preprocess=PHOTO_PREPROCESS, progress=log)
     registry = ModelRegistry(Path(tempfile.mkdtemp()), bundled_dir=out.parent)
     report = evaluate_model(registry.get(NAME), log=log)
     log(report.table())
