@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSizePolicy, QV
                                QWidget)
 
 from clippo_desktop.engine.imageio import read_thumbnail
+from clippo_desktop.engine.preprocess import FULL_FRAME
 
 from .qimages import to_qimage
 from .session import LibrarySession, PhotoDetails
@@ -60,13 +61,13 @@ class ImageView(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._image: QImage | None = None
         self._heat: QImage | None = None
-        self._frame = (0.0, 0.0, 1.0, 1.0)  # where the heat goes, as fractions of the image
+        self._frame = FULL_FRAME  # where the heat goes, as fractions of the image
 
     def set_image(self, image: QImage | None) -> None:
         self._image, self._heat = image, None
         self._refresh()
 
-    def set_heat(self, heat: QImage | None, frame: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> None:
+    def set_heat(self, heat: QImage | None, frame: tuple[float, float, float, float] = FULL_FRAME) -> None:
         """`frame`: the part of the photo the heat covers, (left, top, width, height) fractions."""
         self._heat, self._frame = heat, frame
         self._refresh()
@@ -191,7 +192,7 @@ class PreviewPane(QWidget):
             self.explain_wanted.emit(self.path)
 
     def show_heat(self, path: str, grid: np.ndarray, note: str,
-                  frame: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)) -> None:
+                  frame: tuple[float, float, float, float] = FULL_FRAME) -> None:
         if path != self.path:
             return
         self.explain_btn.blockSignals(True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ModelIntegrityError
+from .preprocess import FULL_FRAME
 
 GREY = 128   # uint8 value that maps to ~0 in [-1, 1]
 
@@ -37,7 +38,7 @@ class Heatmap:
     score: float            # cosine of the unoccluded photo to the query (nan without query)
     # the part of the photo the grid covers, as fractions (left, top, width, height): all of it
     # unless the model's preprocessing crops (preprocess.frame)
-    frame: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+    frame: tuple[float, float, float, float] = FULL_FRAME
 
 
 def grid_for(gflops: float) -> int:

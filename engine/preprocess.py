@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["PREPROCESS_MODES", "center_square", "frame", "resize_exact", "value_range"]
+__all__ = ["FULL_FRAME", "PREPROCESS_MODES", "center_square", "frame", "resize_exact", "value_range"]
 
 # "exact": decode like big_vision (no EXIF rotation, full decode) then resize_exact.
 # "default": the desktop pipeline (EXIF rotation, JPEG DCT downscaling), then resize_exact.
@@ -74,21 +74,30 @@ def _flat_columns(n_in: int, n_out: int, channels: int) -> tuple[np.ndarray, np.
     return left, right, weight
 
 
+# frame() of a mode that shows the model the whole photo: (left, top, width, height) fractions
+FULL_FRAME = (0.0, 0.0, 1.0, 1.0)
+
+
+def _square_box(height: int, width: int) -> tuple[int, int, int]:
+    """(top, left, side) of the centred square of a height x width image (odd leftovers go to
+    the far side)."""
+    s = min(height, width)
+    return (height - s) // 2, (width - s) // 2, s
+
+
 def center_square(img: np.ndarray) -> np.ndarray:
-    """(H, W, C) -> the centred (s, s, C) view, s = min(H, W) (odd leftovers go to the far side)."""
-    h, w = img.shape[:2]
-    s = min(h, w)
-    top, left = (h - s) // 2, (w - s) // 2
+    """(H, W, C) -> the centred (s, s, C) view, s = min(H, W)."""
+    top, left, s = _square_box(*img.shape[:2])
     return img[top:top + s, left:left + s]
 
 
 def frame(mode: str, width: int, height: int) -> tuple[float, float, float, float]:
     """The part of an upright (width x height) photo that `mode` shows the model, as fractions
-    (left, top, width, height): all of it, except centre_crop's square. For overlays (explain)."""
+    (left, top, width, height): all of it, except center_crop's square. For overlays (explain)."""
     if mode != "center_crop" or width <= 0 or height <= 0:
-        return (0.0, 0.0, 1.0, 1.0)
-    s = min(width, height)
-    return ((width - s) // 2 / width, (height - s) // 2 / height, s / width, s / height)
+        return FULL_FRAME
+    top, left, s = _square_box(height, width)
+    return (left / width, top / height, s / width, s / height)
 
 
 def value_range(pixels: np.ndarray) -> np.ndarray:

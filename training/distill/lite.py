@@ -49,6 +49,13 @@ def text_mask(pixels: torch.Tensor) -> torch.Tensor:
     return two_valued.float().mean(dim=(1, 2, 3)) > TEXT_SHARE
 
 
+def photo_pixels(paths) -> np.ndarray:
+    """Photos read as the package's manifest makes the app read them: uint8 (N, 224, 224, 3)."""
+    from clippo_desktop.engine.imageio import read_photo
+
+    return np.stack([read_photo(p, mode=PHOTO_PREPROCESS, size=224).pixels for p in paths])
+
+
 def photo_features(net: nn.Module, pixels: torch.Tensor) -> torch.Tensor:
     """(N, S, S, 3) in [-1, 1] -> EfficientNet-Lite0 feature map at PHOTO_SIZE (N, 1280, h, w)."""
     x = pixels.permute(0, 3, 1, 2)  # (N, 3, S, S)
@@ -156,9 +163,7 @@ class TorchEmbedder:
         return self._encode(render_texts(list(texts)))
 
     def encode_photos(self, paths) -> np.ndarray:
-        from clippo_desktop.engine.imageio import read_photo
-
-        return self._encode(np.stack([read_photo(p, mode=PHOTO_PREPROCESS).pixels for p in paths]))
+        return self._encode(photo_pixels(paths))
 
 
 def build(reader_ckpt: Path, cache_folder: Path) -> ClippoLite:

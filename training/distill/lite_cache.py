@@ -45,14 +45,12 @@ def classifier_logits(net, paths: list[Path], batch: int = 32) -> np.ndarray:
     """Photos read as the app reads them -> (N, 1000) logits of the EfficientNet-Lite0 branch."""
     import torch
 
-    from clippo_desktop.engine.imageio import read_photo
-
-    from .lite import PHOTO_PREPROCESS, photo_features
+    from .lite import photo_features, photo_pixels
 
     out = []
     with torch.no_grad():
         for i in range(0, len(paths), batch):
-            px = np.stack([read_photo(p, mode=PHOTO_PREPROCESS, size=224).pixels for p in paths[i:i + batch]])
+            px = photo_pixels(paths[i:i + batch])
             x = torch.from_numpy(px).float() / 127.5 - 1.0  # (b, 224, 224, 3)
             out.append(net._fc(photo_features(net, x).mean(dim=(2, 3))).numpy())  # (b, 1000)
     return np.concatenate(out).astype(np.float32)
