@@ -156,11 +156,12 @@ def test_french_clauses_elide_que_before_a_vowel():
 
 def test_every_recipe_stage_mixes_only_levels_its_corpus_has():
     pytest.importorskip("torch")
-    from clippo_desktop.training.distill import activity_grammar, caption_grammar, clause_grammar, detail_grammar
+    from clippo_desktop.training.distill import (activity_grammar, caption_grammar, clause_grammar, descriptions,
+                                                 detail_grammar)
     from clippo_desktop.training.distill.recipe import STAGES, stage_config
 
     produces = {"caption2": caption_grammar.LEVEL, "caption3": clause_grammar.LEVEL,
-                "caption4": activity_grammar.LEVEL, "caption5": detail_grammar.LEVEL}
+                "caption4": activity_grammar.LEVEL, "caption5": detail_grammar.LEVEL, "describe": descriptions.LEVEL}
     assert set(produces) == set(corpus_mod.EXTENSIONS)
     for stage in STAGES:
         cfg = stage_config(stage)

@@ -319,8 +319,14 @@ def _caption5_rows() -> list[dict]:
     return detail_rows()
 
 
+def _describe_rows() -> list[dict]:
+    from .descriptions import description_rows
+
+    return description_rows()
+
+
 EXTENSIONS = {"caption2": _caption2_rows, "caption3": _caption3_rows, "caption4": _caption4_rows,
-              "caption5": _caption5_rows}
+              "caption5": _caption5_rows, "describe": _describe_rows}
 # Extensions filtered per language (sources.LanguageHeldOut: a text may not name a held-out class
 # in its own language or in an evaluation language). The earlier ones keep the all-language filter,
 # so their caches, and the runs trained on them, stay reproducible.

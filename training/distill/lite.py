@@ -170,7 +170,7 @@ def build(reader_ckpt: Path, cache_folder: Path) -> ClippoLite:
     from .teachers import load_efficientnet_lite0
     from .train_lite import load_reader
 
-    table = np.load(Path(cache_folder) / "concept_table.npy")
+    table = np.load(Path(cache_folder) / concepts.TABLE_FILE)
     return ClippoLite(load_reader(reader_ckpt), load_efficientnet_lite0(), table).eval()
 
 

@@ -2,7 +2,7 @@
 
     corpus.jsonl, corpus_text.npy  the shippable text corpus and its USE-m targets (corpus.py)
     fc_weight.npy                  EfficientNet-Lite0 classifier weights (1000, 1280)
-    concept_table.npy              the photo branch's concept rows (1000, 512), concepts.py
+    concept_table_described.npy    the photo branch's concept rows (1000, 512), concepts.py
     eval_logits_<mode>_<size>.npy  classifier logits of the evaluation photos, read exactly as
                                    the app reads them (engine.imageio in the package's
                                    lite.PHOTO_PREPROCESS mode at 224, the photo branch's resize
@@ -66,9 +66,10 @@ def prepare(cache: Path | None = None, threads: int = 2, log=print) -> Path:
     if not (folder / "fc_weight.npy").is_file():
         net = load_efficientnet_lite0()
         _save(folder / "fc_weight.npy", net._fc.weight.detach().numpy().astype(np.float32))
-    if not (folder / "concept_table.npy").is_file():
+    if not (folder / concepts.TABLE_FILE).is_file():
+        log("concept table: names and descriptions of the 700 training classes")
         table = concepts.build_table(np.load(folder / "fc_weight.npy"), TextTeacher(threads=threads))
-        _save(folder / "concept_table.npy", table)
+        _save(folder / concepts.TABLE_FILE, table)
     if not eval_logits_path(folder).is_file():
         log("classifier logits of the evaluation photos (about a minute)")
         net = net or load_efficientnet_lite0()

@@ -23,7 +23,7 @@ M30K_QUICK = 300
 
 class QuickEval:
     def __init__(self, folder: Path):
-        table = np.load(Path(folder) / "concept_table.npy")
+        table = np.load(Path(folder) / concepts.TABLE_FILE)
         z = concepts.photo_embeddings(np.load(eval_logits_path(folder)), table)
         self.z_imagenet, self.z_coco = z[:1000], z[1000:]
         coco = sources.coco_photos("val2017")

@@ -85,17 +85,41 @@ def held_out_names(langs=TEACHER_LANGS) -> set[str]:
     return out
 
 
+def _trie_pattern(words: list[str]) -> str:
+    """A regex matching exactly the strings in `words`, factored by common prefixes.
+
+    Python's `re` tries the branches of "a|b|c..." one by one at every position; with thousands of
+    names that made the filter ~0.3 ms per text. The factored pattern ("gold(?:fish|en retriever)")
+    matches the same strings and, searched with the same boundaries, finds a match in the same
+    texts (checked on every corpus text and class description), 60x faster."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a word ends here
+
+    def emit(node: dict) -> str:
+        alts = [re.escape(ch) + emit(node[ch]) for ch in sorted(k for k in node if k)]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(trie)
+
+
 class HeldOutFilter:
     """True for texts that mention a held-out class name (whole-word for alphabetic scripts)."""
 
     def __init__(self, names: set[str]):
         words = sorted((n for n in names if len(n) >= 3), key=len, reverse=True)
-        spaced = [re.escape(n) for n in words if re.match(r"^[\w\s'’.-]+$", n) and n.isascii()]
+        spaced = [n for n in words if re.match(r"^[\w\s'’.-]+$", n) and n.isascii()]
         other = [n for n in words if n not in set(spaced) and not n.isascii()]
-        self._rx = re.compile(r"\b(?:" + "|".join(spaced) + r")\b") if spaced else None
+        self._rx = re.compile(r"\b(?:" + _trie_pattern(spaced) + r")\b") if spaced else None
         # CJK, Cyrillic, Arabic...: substring match, as one alternation (a Python loop over
         # thousands of names per text made building a 250k-text corpus take minutes).
-        self._other = re.compile("|".join(re.escape(n) for n in other)) if other else None
+        self._other = re.compile(_trie_pattern(other)) if other else None
 
     def __call__(self, text: str, lang: str | None = None) -> bool:
         """`lang` is accepted for the same call as LanguageHeldOut's and ignored: all names count."""
