@@ -9,6 +9,7 @@ names and lines, pointed to by CLIPPO_SHARED), which runs the full set of rows i
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import os
 import shutil
@@ -115,6 +116,9 @@ def test_eval_of_the_full_held_out_set_on_the_shared_data_covers_eight_languages
     assert table["m30k2018_en2de_r1"][0] == 0.001 and table["m30k2017_en2fr_r1"][1] == 0.983  # teacher
 
 
+@pytest.mark.skipif(importlib.util.find_spec("clip_benchmark") is None,
+                    reason="clip-benchmark (training/distill/requirements.txt) carries the non-English names; "
+                           "without it the English-only test below covers the evaluation")
 def test_eval_of_the_full_set_covers_every_language_and_never_imports_torch(data_dir, trimmed_shared):
     out = run_launcher("--data-dir", str(data_dir), "eval", "--model", "lite", shared=trimmed_shared)
     assert out.returncode == 0, out.stderr
