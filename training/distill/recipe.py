@@ -1,7 +1,7 @@
 """The whole CLIPPO-Lite recipe as one resumable command: the training stages in order.
 
     python -m clippo_desktop.training.distill --out runs/lite --minutes 240 --threads 2
-    python -m clippo_desktop.training.distill.ship --run runs/lite/describe --which last
+    python -m clippo_desktop.training.distill.ship --run runs/lite/describe
 
 The stages are data (`STAGES`): each trains in `<out>/<stage name>` with its `LiteConfig`
 overrides; a stage after the first starts from the previous stage's last checkpoint (`--init`
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     left = run(args.out, args.minutes, args.threads, log=lambda m: print(m, flush=True))
     if left is None:
         print(f"all stages done; ship with: python -m clippo_desktop.training.distill.ship "
-              f"--run {args.out / STAGES[-1].name} --which last")
+              f"--run {args.out / STAGES[-1].name}")
     else:
         print(f"time is up in stage {STAGES[left].name}; run the same command again to continue")
     return 0

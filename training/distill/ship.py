@@ -3,7 +3,8 @@
     python -m clippo_desktop.training.distill.ship --run runs/lite-A \
         --out resources/models/clippo-lite-ml
 
-Builds the full encoder (reader checkpoint + EfficientNet-Lite0 photo branch + concept table,
+Builds the full encoder (the run's last reader checkpoint, or `--which best`, + EfficientNet-Lite0
+photo branch + concept table,
 lite.py), exports one ONNX graph, packages it with the engine's own builder (int8 when its
 cosine to fp32 stays >= 0.99, and then only int8 ships, to stay small), runs the full held-out
 evaluation on the package exactly as the app runs it, and records the table, the data licences
@@ -43,7 +44,7 @@ DATA = {
 }
 
 
-def ship(run: Path, out: Path, which: str = "best", log=print, keep: Path | None = None) -> dict:
+def ship(run: Path, out: Path, which: str = "last", log=print, keep: Path | None = None) -> dict:
     """Package `run`'s `which` checkpoint into `out`; keep its reader at `keep` when given."""
     import torch
 
@@ -85,7 +86,8 @@ def ship(run: Path, out: Path, which: str = "best", log=print, keep: Path | None
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m clippo_desktop.training.distill.ship")
     ap.add_argument("--run", type=Path, required=True)
-    ap.add_argument("--which", default="best", choices=("best", "last"))
+    # last by default: best.pt is picked by the quick score, which reads COCO val2017, an evaluation row
+    ap.add_argument("--which", default="last", choices=("best", "last"))
     ap.add_argument("--out", type=Path, default=Path("resources/models") / NAME)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-keep", action="store_true",
