@@ -70,7 +70,7 @@ def test_a_held_out_class_gives_the_table_neither_its_name_nor_its_descriptions(
     held_names = {names[c] for c in range(1000) if sources.is_held_out(c)}
     assert not held_names & seen
     # (a handful of sentences, such as "I don't know.", were written for a training class too)
-    cupl = descriptions._cupl()
+    cupl = sources.clip_benchmark_json("cupl_prompts.json")["imagenet1k"]
     words = {c: {" ".join(s.split()) for s in cupl.get(names[c], ())} for c in range(1000)}
     train_desc = set().union(*(words[c] for c in range(1000) if not sources.is_held_out(c)))
     held_only = set().union(*(words[c] for c in range(1000) if sources.is_held_out(c))) - train_desc
@@ -100,10 +100,12 @@ def test_a_training_row_is_one_part_bare_name_and_three_parts_mean_description()
 def test_a_missing_clip_benchmark_says_how_to_install_the_teachers(monkeypatch):
     import sys
 
-    descriptions._cupl.cache_clear()
+    for cached in (descriptions.class_descriptions, sources.clip_benchmark_json):
+        cached.cache_clear()
     monkeypatch.setitem(sys.modules, "clip_benchmark", None)  # what an uninstalled package looks like
     try:
-        with pytest.raises(descriptions.DescriptionsMissing, match="training/distill/requirements.txt"):
+        with pytest.raises(sources.ClipBenchmarkMissing, match="training/distill/requirements.txt"):
             descriptions.class_descriptions()
     finally:
-        descriptions._cupl.cache_clear()
+        for cached in (descriptions.class_descriptions, sources.clip_benchmark_json):
+            cached.cache_clear()

@@ -71,13 +71,13 @@ def build_table(fc_weight: np.ndarray, text_teacher, descriptions: dict[int, lis
     train_idx = np.flatnonzero(~held)
     table = np.zeros((len(fc_weight), 512), np.float32)
     table[train_idx] = training_rows(text_teacher, train_idx, descriptions)
-    w = fc_weight / np.linalg.norm(fc_weight, axis=1, keepdims=True)
+    w = _unit(fc_weight)
     sim = w[held] @ w[train_idx].T  # (300, 700)
     nearest = np.argsort(-sim, axis=1)[:, :ZSL_NEIGHBOURS]  # (300, k)
     weight = np.exp(np.take_along_axis(sim, nearest, 1) / ZSL_TEMPERATURE)
     weight /= weight.sum(1, keepdims=True)
     rows = (weight[:, :, None] * table[train_idx][nearest]).sum(1)  # (300, 512)
-    table[held] = rows / np.linalg.norm(rows, axis=1, keepdims=True)
+    table[held] = _unit(rows)
     return table
 
 

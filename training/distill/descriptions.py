@@ -20,37 +20,22 @@ held-out name in any language is dropped (`sources.HeldOutFilter`), as for every
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
-from pathlib import Path
 
 from . import sources
 
 LEVEL = "describe"  # the corpus level of these sentences
 
 
-class DescriptionsMissing(RuntimeError):
-    """clip-benchmark (which carries the descriptions) is not installed."""
-
-
 @lru_cache(maxsize=1)
-def _cupl() -> dict[str, list[str]]:
-    try:
-        import clip_benchmark
-    except ImportError as e:
-        raise DescriptionsMissing(
-            "the class descriptions come from clip-benchmark; install the teachers with "
-            "`python -m pip install --no-deps -r training/distill/requirements.txt`") from e
-    path = Path(clip_benchmark.__file__).parent / "datasets" / "cupl_prompts.json"
-    return json.loads(path.read_text("utf-8"))["imagenet1k"]
-
-
-def class_descriptions(held=None) -> dict[int, list[str]]:
+def class_descriptions() -> dict[int, list[str]]:
     """Training class index -> its descriptions (file order) that name no held-out class.
 
-    A training class whose every description names a held-out class maps to an empty list."""
-    cupl = _cupl()
-    held = held or sources.HeldOutFilter(sources.held_out_names())
+    A training class whose every description names a held-out class maps to an empty list.
+    Cached: the concept table and the corpus extension both read it while the caches are built.
+    Raises sources.ClipBenchmarkMissing (with the install command) without clip-benchmark."""
+    cupl = sources.clip_benchmark_json("cupl_prompts.json")["imagenet1k"]
+    held = sources.HeldOutFilter(sources.held_out_names())
     out = {}
     for c, name in sources.class_names("en").items():
         if sources.is_held_out(c):

@@ -55,12 +55,24 @@ def imagenet_photos(data: Path | None = None) -> list[ImagenetPhoto]:
     return sorted(out, key=lambda p: p.class_index)
 
 
-@lru_cache(maxsize=1)
-def _babel() -> dict:
-    import clip_benchmark
+class ClipBenchmarkMissing(ImportError):
+    """clip-benchmark, which carries the Babel-ImageNet names and the class descriptions, is not installed."""
 
-    path = Path(clip_benchmark.__file__).parent / "datasets" / "babel_imagenet.json"
-    return json.loads(path.read_text("utf-8"))
+
+@lru_cache(maxsize=None)
+def clip_benchmark_json(name: str):
+    """A JSON file from clip-benchmark's `datasets/` folder (read at training/evaluation time only)."""
+    try:
+        import clip_benchmark
+    except ImportError as e:
+        raise ClipBenchmarkMissing(
+            f"{name} comes from clip-benchmark; install the teachers with "
+            "`python -m pip install --no-deps -r training/distill/requirements.txt`") from e
+    return json.loads((Path(clip_benchmark.__file__).parent / "datasets" / name).read_text("utf-8"))
+
+
+def _babel() -> dict:
+    return clip_benchmark_json("babel_imagenet.json")
 
 
 def class_names(lang: str, data: Path | None = None) -> dict[int, str]:
