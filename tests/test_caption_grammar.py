@@ -157,11 +157,12 @@ def test_french_clauses_elide_que_before_a_vowel():
 def test_every_recipe_stage_mixes_only_levels_its_corpus_has():
     pytest.importorskip("torch")
     from clippo_desktop.training.distill import (activity_grammar, caption_grammar, clause_grammar, descriptions,
-                                                 detail_grammar)
+                                                 detail_grammar, object_grammar)
     from clippo_desktop.training.distill.recipe import STAGES, stage_config
 
     produces = {"caption2": caption_grammar.LEVEL, "caption3": clause_grammar.LEVEL,
-                "caption4": activity_grammar.LEVEL, "caption5": detail_grammar.LEVEL, "describe": descriptions.LEVEL}
+                "caption4": activity_grammar.LEVEL, "caption5": detail_grammar.LEVEL, "describe": descriptions.LEVEL,
+                "objects": object_grammar.LEVEL}
     assert set(produces) == set(corpus_mod.EXTENSIONS)
     for stage in STAGES:
         cfg = stage_config(stage)
@@ -179,3 +180,23 @@ def test_a_mix_naming_a_level_without_texts_is_refused_before_training():
     with pytest.raises(ValueError, match="final_mix names levels the corpus has no texts for: caption3; "
                                          "add the corpus extension that makes them to `extensions`"):
         check_mix({"word": 0.5, "caption3": 0.5}, {"word": [1], "caption2": [2]})
+
+
+def test_object_captions_place_everyday_things_and_are_the_same_for_the_same_seed():
+    from clippo_desktop.training.distill.object_grammar import LEVEL, object_rows
+
+    rows = object_rows(seed=6, n=4000)
+    texts = [r["text"] for r in rows]
+    assert rows == object_rows(seed=6, n=4000) and texts != [r["text"] for r in object_rows(seed=7, n=4000)]
+    assert {r["lang"] for r in rows} == {"en"} and {r["level"] for r in rows} == {LEVEL}
+    assert len(set(texts)) > 0.9 * len(texts)
+    low = [t.lower() for t in texts]
+    # the words run L's English texts nearly lacked, and the relations photo captions open with
+    for phrase in ("on top of", "next to", "beside", "she is", "toothbrush", "fork", "skis", "scissors",
+                   "fire hydrant", "a close up of", "an aerial view of"):
+        assert sum(phrase in t for t in low) >= 10, phrase
+    for t in low:
+        assert "  " not in t and t == t.strip() and not re.search(r"\ba [aeiou]", t), t
+        # "there is" takes one thing, "there are" several
+        assert not re.match(r"there is (two|three|four|five|several|many|some|a few|lots of)\b", t), t
+    assert 0.05 < sum(t.isupper() for t in texts) / len(texts) < 0.15

@@ -8,6 +8,7 @@ clip-benchmark, EfficientNet-Lite0) skip without them; tests that read ../shared
 from __future__ import annotations
 
 import importlib.util
+import re
 
 import numpy as np
 import pytest
@@ -221,10 +222,29 @@ def test_the_per_language_filter_lets_homographs_of_other_languages_through_but_
     # The extension built with it, and only that one; earlier caches keep the all-language filter.
     from clippo_desktop.training.distill import corpus
 
-    assert isinstance(corpus.held_out_filter("caption5"), sources.LanguageHeldOut)
+    assert corpus.PER_LANGUAGE_FILTER == {"caption5", "objects"}
+    assert all(isinstance(corpus.held_out_filter(n), sources.LanguageHeldOut) for n in corpus.PER_LANGUAGE_FILTER)
     assert all(isinstance(corpus.held_out_filter(n), sources.HeldOutFilter)
-               for n in corpus.EXTENSIONS if n != "caption5")
+               for n in corpus.EXTENSIONS if n not in corpus.PER_LANGUAGE_FILTER)
     assert sources.HeldOutFilter(sources.held_out_names())("das Wasser", "de")
+
+
+@needs_shared
+@needs_corpus_tools
+def test_object_captions_may_say_on_top_of_but_never_keep_an_english_held_out_name():
+    from clippo_desktop.training.distill import corpus
+    from clippo_desktop.training.distill.object_grammar import object_rows
+
+    held = corpus.held_out_filter("objects")
+    rows = object_rows(seed=6, n=3000)
+    kept = [r["text"] for r in rows if not held(r["text"], r["lang"])]
+    dropped = [r["text"] for r in rows if held(r["text"], r["lang"])]
+    assert 0.7 * len(rows) < len(kept) < len(rows)
+    assert sum("on top of" in t.lower() for t in kept) > 30
+    # "kite" (a bird), "orange" and "couch" are held-out English names: their captions go.
+    for name in ("kite", "orange", "couch"):
+        assert any(re.search(rf"\b{name}\b", t.lower()) for t in dropped), name
+        assert not any(re.search(rf"\b{name}\b", t.lower()) for t in kept), name
 
 
 def test_the_exported_graph_packages_and_runs_as_the_apps_model(exported, tmp_path):
@@ -245,3 +265,12 @@ def test_the_exported_graph_packages_and_runs_as_the_apps_model(exported, tmp_pa
     z = model.encode_texts(["Hund im Schnee", "a dog in the snow"])
     assert z.shape == (2, 512)
     np.testing.assert_allclose(np.linalg.norm(z, axis=1), 1.0, atol=1e-4)
+
+
+def test_shipping_into_a_folder_not_named_for_the_model_is_refused_before_any_work(tmp_path):
+    from clippo_desktop.training.distill.ship import NAME, ship
+
+    with pytest.raises(ValueError, match=f"the package folder must be named '{NAME}', got .*trial-pkg'; "
+                                         f"for a trial package use --out SOMEWHERE/{NAME} --no-keep"):
+        ship(tmp_path / "no-such-run", tmp_path / "trial-pkg")
+    assert not (tmp_path / "trial-pkg").exists()

@@ -319,6 +319,12 @@ def _caption5_rows() -> list[dict]:
     return detail_rows()
 
 
+def _objects_rows() -> list[dict]:
+    from .object_grammar import object_rows
+
+    return object_rows()
+
+
 def _describe_rows() -> list[dict]:
     from .descriptions import description_rows
 
@@ -326,11 +332,11 @@ def _describe_rows() -> list[dict]:
 
 
 EXTENSIONS = {"caption2": _caption2_rows, "caption3": _caption3_rows, "caption4": _caption4_rows,
-              "caption5": _caption5_rows, "describe": _describe_rows}
+              "caption5": _caption5_rows, "describe": _describe_rows, "objects": _objects_rows}
 # Extensions filtered per language (sources.LanguageHeldOut: a text may not name a held-out class
 # in its own language or in an evaluation language). The earlier ones keep the all-language filter,
 # so their caches, and the runs trained on them, stay reproducible.
-PER_LANGUAGE_FILTER = {"caption5"}
+PER_LANGUAGE_FILTER = {"caption5", "objects"}
 
 
 def held_out_filter(name: str):
