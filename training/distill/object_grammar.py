@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import random
 
+from .activity_grammar import _article
+
 LEVEL = "objects"
 N_OBJECT_CAPTIONS = 70000
 
@@ -74,10 +76,9 @@ _ON = ("on top of", "on", "next to", "beside", "near", "in front of", "behind", 
 _ON_VERB = ("leaning against", "sitting on", "sitting on top of", "resting on", "lying on", "laying on",
             "stacked on", "sitting next to", "placed beside", "hanging over")
 _POSE = ("sitting", "standing", "lying", "laying", "resting", "sleeping", "waiting", "parked", "placed", "hanging")
-_COUNTS = (("two", 2), ("three", 3), ("four", 4), ("five", 5), ("several", 3), ("a couple of", 2),
-           ("a few", 3), ("many", 5), ("lots of", 5), ("a group of", 4), ("a bunch of", 4), ("a pair of", 2),
-           ("some", 3), ("a row of", 4), ("a pile of", 4), ("a stack of", 4))
-_PLURAL_COUNTS = tuple(c + " " for c, _ in _COUNTS if not c.startswith("a ") or c in ("a few", "a couple of"))
+_COUNTS = ("two", "three", "four", "five", "several", "a couple of", "a few", "many", "lots of", "a group of",
+           "a bunch of", "a pair of", "some", "a row of", "a pile of", "a stack of")
+_PLURAL_COUNTS = tuple(c + " " for c in _COUNTS if not c.startswith("a ") or c in ("a few", "a couple of"))
 _OPENERS = ("a picture of ", "a photo of ", "an image of ", "a close up of ", "a closeup of ", "a view of ",
             "an aerial view of ", "a black and white photo of ", "a blurry photo of ", "the view of ",
             "there is ", "here is ", "this is ", "a top view of ", "an overhead view of ")
@@ -144,22 +145,25 @@ _ANIMAL_ACT = ("grazing in a field", "standing in the grass", "walking in the di
                "standing on a rock", "resting in the shade", "eating leaves from a tree", "in a pen",
                "running through a field", "sitting on a bench", "perched on a branch", "flying over the water")
 
+_PLACED = _SMALL + _ANIMALS + _BIG[:12]  # what stands on, next to or under something
+_HANDLED = _SMALL + _ANIMALS  # what people hold, use or look at
+_ADJECTIVES = _COLOURS + _SIZES
 
 def _a(word: str) -> str:
-    return ("an " if word[0] in "aeiou" else "a ") + word
+    return f"{_article(word)} {word}"
 
 
 def _some(rng: random.Random, pairs) -> str:
     """One thing with its article, or a counted plural: "a cup", "two cups", "a stack of plates"."""
     sg, pl = rng.choice(pairs)
     if rng.random() < 0.7:
-        adj = rng.choice(_COLOURS + _SIZES) + " " if rng.random() < 0.35 else ""
+        adj = rng.choice(_ADJECTIVES) + " " if rng.random() < 0.35 else ""
         return _a(adj + sg)
-    return f"{rng.choice(_COUNTS)[0]} {pl}"
+    return f"{rng.choice(_COUNTS)} {pl}"
 
 
 def _relation(rng: random.Random) -> str:
-    thing = _some(rng, _SMALL + _ANIMALS + _BIG[:12])
+    thing = _some(rng, _PLACED)
     where = _a(rng.choice(_BIG)[0]) if rng.random() < 0.8 else "the " + rng.choice(_BIG)[0]
     if rng.random() < 0.3:
         return f"{thing} {rng.choice(_ON_VERB)} {where}"
@@ -169,7 +173,8 @@ def _relation(rng: random.Random) -> str:
 
 def _room(rng: random.Random) -> str:
     room = rng.choice(_ROOMS)
-    has = _ROOM_HAS.get(room, _ROOM_HAS[rng.choice(tuple(_ROOM_HAS))])
+    borrowed = _ROOM_HAS[rng.choice(tuple(_ROOM_HAS))]  # drawn for every room, so the stream stays fixed
+    has = _ROOM_HAS.get(room, borrowed)
     items = rng.sample(has, rng.choice((1, 2, 2, 3)))
     listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
     adj = rng.choice(_ROOM_ADJ) + " " if rng.random() < 0.7 else ""
@@ -180,8 +185,9 @@ def _room(rng: random.Random) -> str:
 
 def _person(rng: random.Random) -> str:
     sg, pl = rng.choice(_PEOPLE)
-    who = rng.choice(("she is", "he is", f"{_a(sg)} is", _a(sg), f"{rng.choice(_COUNTS)[0]} {pl}", "they are"))
-    thing = _some(rng, _SMALL + _ANIMALS)
+    counted = f"{rng.choice(_COUNTS)} {pl}"  # drawn whichever subject is chosen
+    who = rng.choice(("she is", "he is", f"{_a(sg)} is", _a(sg), counted, "they are"))
+    thing = _some(rng, _HANDLED)
     place = " " + rng.choice(_PERSON_PLACE) if rng.random() < 0.6 else ""
     return f"{who} {rng.choice(_USE)} {thing}{place}"
 

@@ -127,7 +127,7 @@ class HeldOutFilter:
     def __init__(self, names: set[str]):
         words = sorted((n for n in names if len(n) >= 3), key=len, reverse=True)
         spaced = [n for n in words if re.match(r"^[\w\s'’.-]+$", n) and n.isascii()]
-        other = [n for n in words if n not in set(spaced) and not n.isascii()]
+        other = [n for n in words if not n.isascii()]  # (every spaced name is ASCII)
         self._rx = re.compile(r"\b(?:" + _trie_pattern(spaced) + r")\b") if spaced else None
         # CJK, Cyrillic, Arabic...: substring match, as one alternation (a Python loop over
         # thousands of names per text made building a 250k-text corpus take minutes).
